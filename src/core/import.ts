@@ -1,0 +1,142 @@
+import type { ImportCandidate as UnixfsCandidate, ImporterOptions, ImportResult } from 'ipfs-unixfs-importer'
+import { importer } from 'ipfs-unixfs-importer'
+import type { Mtime } from 'ipfs-unixfs'
+import type { CID } from 'multiformats/cid'
+import type { BlockSink } from './blockstore.ts'
+import { assertSafeName } from './cid-path.ts'
+import { PinfoldError } from './errors.ts'
+import type { ProgressEvent, ProgressOptions } from './options.ts'
+import { importerOptions, type LayoutOptions } from './profiles.ts'
+
+export interface ImportOptions extends LayoutOptions, ProgressOptions<ImportProgressEvent> {
+  /** Store each candidate's `mtime` (ignored when false, the default, as `ipfs add`). */
+  preserveMtime?: boolean
+  /** Store each candidate's `mode` (ignored when false, the default). */
+  preserveMode?: boolean
+  /** Wrap everything in one extra directory whose entry (path '') is yielded last. */
+  wrapWithDirectory?: boolean
+}
+
+/** Bytes read so far for one file (cumulative). */
+export type ImportProgressEvent = ProgressEvent<'import:bytes', { path: string; bytes: number }>
+
+export interface ImportedEntry {
+  path: string
+  cid: CID
+  /** UnixFS file size for files; cumulative DAG size for directories (as `ipfs add` prints). */
+  size: bigint
+  type: 'file' | 'directory'
+}
+
+export interface ImportCandidate {
+  /** Relative path with `/` separators; segments must not be empty, `.` or `..`. */
+  path: string
+  /** No content means a directory. */
+  content?: AsyncIterable<Uint8Array> | Uint8Array
+  mtime?: Date
+  mode?: number
+}
+
+/**
+ * Imports files and directories into `sink`, yielding each file and directory as Kubo's
+ * `ipfs add` reports them (files as they finish, directories after their contents).
+ *
+ * Durability: top-level entries (roots, and the wrapper with `wrapWithDirectory`) are
+ * held back until `sink.flush()` resolved, so every yielded root is durable; nested
+ * entries are yielded as soon as built and become durable with that same flush.
+ * Candidates are consumed lazily and files imported with bounded concurrency by the
+ * importer; stopping the iteration early stops reading candidates (nothing is flushed).
+ * Throws `UnsafePathError` for a path with `..`, `.` or empty segments.
+ */
+export async function* importEntries(
+  entries: AsyncIterable<ImportCandidate> | Iterable<ImportCandidate>,
+  sink: BlockSink,
+  options: ImportOptions = {},
+): AsyncGenerator<ImportedEntry> {
+  const roots: ImportedEntry[] = []
+  for await (const result of runImporter(toUnixfsCandidates(entries, options), sink, options)) {
+    const entry = toImportedEntry(result)
+    if (entry.path.includes('/')) yield entry
+    else roots.push(entry)
+  }
+  await sink.flush(options)
+  yield* roots
+}
+
+/**
+ * Imports one stream of bytes as a file and returns its entry (path = the CID string).
+ * The sink is flushed before the promise resolves.
+ */
+export async function importBytes(
+  content: AsyncIterable<Uint8Array> | Uint8Array,
+  sink: BlockSink,
+  options: ImportOptions = {},
+): Promise<ImportedEntry> {
+  let last: ImportResult | undefined
+  for await (const result of runImporter([{ content }], sink, { ...options, wrapWithDirectory: false })) last = result
+  if (last === undefined) throw new PinfoldError('ERR_IMPORT_FAILED', 'importer produced no entry')
+  await sink.flush(options)
+  return toImportedEntry(last)
+}
+
+function runImporter(
+  candidates: AsyncIterable<UnixfsCandidate> | Iterable<UnixfsCandidate>,
+  sink: BlockSink,
+  options: ImportOptions,
+): AsyncGenerator<ImportResult> {
+  const opts: ImporterOptions = {
+    ...importerOptions(options),
+    wrapWithDirectory: options.wrapWithDirectory ?? false,
+    signal: options.signal,
+    onProgress: (event) => {
+      if (event.type !== 'unixfs:importer:progress:file:read' || options.onProgress === undefined) return
+      const detail = event.detail as { bytesRead: bigint; path?: string }
+      options.onProgress({ type: 'import:bytes', detail: { path: detail.path ?? '', bytes: Number(detail.bytesRead) } })
+    },
+  }
+  // The importer only needs `put`; our sink's signature is compatible (the CID it returns is unused).
+  const store = {
+    put: async (cid: CID, bytes: Uint8Array) => {
+      await sink.put(cid, bytes, options)
+      return cid
+    },
+  }
+  return importer(candidates, store as unknown as Parameters<typeof importer>[1], opts)
+}
+
+async function* toUnixfsCandidates(
+  entries: AsyncIterable<ImportCandidate> | Iterable<ImportCandidate>,
+  options: ImportOptions,
+): AsyncGenerator<UnixfsCandidate> {
+  for await (const entry of entries) {
+    const path = normalisePath(entry.path)
+    const meta: { mtime?: Mtime; mode?: number } = {}
+    if (options.preserveMtime === true && entry.mtime !== undefined) meta.mtime = toMtime(entry.mtime)
+    if (options.preserveMode === true && entry.mode !== undefined) meta.mode = entry.mode & 0o7777
+    yield entry.content === undefined ? { path, ...meta } : { path, content: entry.content, ...meta }
+  }
+}
+
+/** Strips leading `/` and `./` (as `ipfs add` does for relative names) and refuses escapes. */
+function normalisePath(path: string): string {
+  const trimmed = path.replace(/^(\.?\/)+/, '')
+  for (const segment of trimmed.split('/')) assertSafeName(segment)
+  return trimmed
+}
+
+function toMtime(date: Date): Mtime {
+  const ms = date.getTime()
+  const secs = Math.floor(ms / 1000)
+  return { secs: BigInt(secs), nsecs: (ms - secs * 1000) * 1_000_000 }
+}
+
+function toImportedEntry(result: ImportResult): ImportedEntry {
+  const kind = result.unixfs?.type
+  const isDir = kind === 'directory' || kind === 'hamt-sharded-directory'
+  return {
+    path: result.path ?? result.cid.toString(),
+    cid: result.cid,
+    size: isDir || result.unixfs === undefined ? result.size : result.unixfs.fileSize(),
+    type: isDir ? 'directory' : 'file',
+  }
+}
