@@ -1,0 +1,51 @@
+import { Command } from 'commander'
+import { createCliContext } from './cli-context.ts'
+import type { CliIo } from './cli-io.ts'
+import { registerAdd } from './commands/add.ts'
+import { registerCar } from './commands/car.ts'
+import { registerCat } from './commands/cat.ts'
+import { registerGc } from './commands/gc.ts'
+import { registerGet } from './commands/get.ts'
+import { registerInit } from './commands/init.ts'
+import { registerLs } from './commands/ls.ts'
+import { registerPin } from './commands/pin.ts'
+import { registerRepo } from './commands/repo.ts'
+import { registerStorage } from './commands/storage.ts'
+
+/** The single place where the `pinfold` command tree is assembled. */
+export function createProgram(io: CliIo): Command {
+  const program = new Command('pinfold')
+    .description('Replicated, content-addressed file storage that speaks IPFS')
+    .option('--repo <dir>', 'repository directory (default: $PINFOLD_REPO or ~/.pinfold)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError('(run with --help for usage)')
+  const ctx = createCliContext(program, io)
+  for (const register of [
+    registerInit,
+    registerAdd,
+    registerCat,
+    registerGet,
+    registerLs,
+    registerPin,
+    registerGc,
+    registerRepo,
+    registerStorage,
+    registerCar,
+  ]) {
+    register(program, ctx)
+  }
+  // exitOverride is inherited only by subcommands created after it is set
+  for (const command of allCommands(program)) command.exitOverride()
+  return program
+}
+
+function* allCommands(command: Command): Generator<Command> {
+  for (const child of command.commands) {
+    yield child
+    yield* allCommands(child)
+  }
+}
