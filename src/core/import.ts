@@ -87,7 +87,6 @@ function runImporter(
   const opts: ImporterOptions = {
     ...importerOptions(options),
     wrapWithDirectory: options.wrapWithDirectory ?? false,
-    signal: options.signal,
     onProgress: (event) => {
       if (event.type !== 'unixfs:importer:progress:file:read' || options.onProgress === undefined) return
       const detail = event.detail as { bytesRead: bigint; path?: string }
@@ -96,7 +95,9 @@ function runImporter(
   }
   // The importer only needs `put`; our sink's signature is compatible (the CID it returns is unused).
   const store = {
+    // The importer takes no signal; checking here and per candidate stops it promptly.
     put: async (cid: CID, bytes: Uint8Array) => {
+      options.signal?.throwIfAborted()
       await sink.put(cid, bytes, options)
       return cid
     },
@@ -109,6 +110,7 @@ async function* toUnixfsCandidates(
   options: ImportOptions,
 ): AsyncGenerator<UnixfsCandidate> {
   for await (const entry of entries) {
+    options.signal?.throwIfAborted()
     const path = normalisePath(entry.path)
     const meta: { mtime?: Mtime; mode?: number } = {}
     if (options.preserveMtime === true && entry.mtime !== undefined) meta.mtime = toMtime(entry.mtime)
