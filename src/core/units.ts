@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../core/index.ts'
+import { InvalidOptionError } from './errors.ts'
 
 const UNITS: Record<string, number> = {
   '': 1,
@@ -39,4 +39,13 @@ export function formatBytes(bytes: number): string {
 export function parseCount(input: string, what: string): number {
   if (!/^\d+$/.test(input.trim())) throw new InvalidOptionError(`invalid ${what} ${JSON.stringify(input)}: expected a non-negative integer`)
   return Number(input)
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** Parses `500ms`, `30s`, `15m`, `1h`, `7d` (or plain milliseconds) into milliseconds. */
+export function parseDuration(input: string, what = 'duration'): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(input)
+  if (!match) throw new InvalidOptionError(`invalid ${what} ${JSON.stringify(input)}: use e.g. 30s, 15m, 1h, 7d`)
+  return Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? 1))
 }
