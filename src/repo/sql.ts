@@ -1,0 +1,116 @@
+/**
+ * Every SQL statement of the repo index (`<repo>/index.sqlite`), in one place.
+ *
+ * Keys are multihash bytes (`mh`), so a CIDv0 and a CIDv1 of the same digest are one block
+ * and one pin. `cid` columns keep the CID bytes as first seen, for reporting.
+ */
+
+export const SCHEMA_VERSION = 1
+
+export const PRAGMAS = `
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+PRAGMA foreign_keys = OFF;
+PRAGMA busy_timeout = 5000;
+`
+
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- One row per durable block file.
+CREATE TABLE IF NOT EXISTS blocks (
+  mh BLOB PRIMARY KEY,
+  cid BLOB NOT NULL,
+  path_id TEXT NOT NULL,
+  size INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Child links of every indexed block (identity children omitted: they need no storage).
+CREATE TABLE IF NOT EXISTS links (
+  parent BLOB NOT NULL,
+  child BLOB NOT NULL,
+  child_cid BLOB NOT NULL,
+  PRIMARY KEY (parent, child)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS pins (
+  mh BLOB PRIMARY KEY,
+  cid BLOB NOT NULL,
+  recursive INTEGER NOT NULL,
+  name TEXT,
+  created INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Block files renamed into place whose index rows are not committed yet (crash journal).
+CREATE TABLE IF NOT EXISTS pending_files (
+  mh BLOB NOT NULL,
+  path_id TEXT NOT NULL,
+  PRIMARY KEY (mh, path_id)
+) WITHOUT ROWID;
+`
+
+export const SQL = {
+  getMeta: 'SELECT value FROM meta WHERE key = ?',
+  setMeta: 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+
+  getBlock: 'SELECT cid, path_id AS pathId, size FROM blocks WHERE mh = ?',
+  hasBlock: 'SELECT 1 AS one FROM blocks WHERE mh = ?',
+  insertBlock: 'INSERT OR IGNORE INTO blocks (mh, cid, path_id, size) VALUES (?, ?, ?, ?)',
+  insertLink: 'INSERT OR IGNORE INTO links (parent, child, child_cid) VALUES (?, ?, ?)',
+  deleteBlock: 'DELETE FROM blocks WHERE mh = ?',
+  deleteLinks: 'DELETE FROM links WHERE parent = ?',
+  blockPage: 'SELECT mh, cid, path_id AS pathId, size FROM blocks WHERE mh > ? ORDER BY mh LIMIT ?',
+  usedByPath: 'SELECT path_id AS pathId, SUM(size) AS used, COUNT(*) AS count FROM blocks GROUP BY path_id',
+  totals: 'SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blocks',
+
+  insertPending: 'INSERT OR IGNORE INTO pending_files (mh, path_id) VALUES (?, ?)',
+  deletePending: 'DELETE FROM pending_files WHERE mh = ? AND path_id = ?',
+  /** Journaled files whose block row never got committed, or that sit on another path. */
+  orphanPending: `SELECT p.mh, p.path_id AS pathId FROM pending_files p
+    WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.mh = p.mh AND b.path_id = p.path_id)`,
+  clearPending: 'DELETE FROM pending_files',
+
+  getPin: 'SELECT cid, recursive, name, created FROM pins WHERE mh = ?',
+  upsertPin: `INSERT INTO pins (mh, cid, recursive, name, created) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (mh) DO UPDATE SET recursive = MAX(recursive, excluded.recursive),
+      name = COALESCE(excluded.name, name)`,
+  deletePin: 'DELETE FROM pins WHERE mh = ?',
+  pinPage: 'SELECT mh, cid, recursive, name, created FROM pins WHERE mh > ? ORDER BY mh LIMIT ?',
+  countPins: 'SELECT COUNT(*) AS count FROM pins',
+
+  /** First block of the DAG under (?1 mh, ?2 cid) that has no row; walks the links table only. */
+  firstMissing: `WITH RECURSIVE dag(mh, cid) AS (
+      SELECT ?1, ?2
+      UNION
+      SELECT l.child, l.child_cid FROM links l JOIN dag d ON l.parent = d.mh
+    )
+    SELECT cid FROM dag WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.mh = dag.mh) LIMIT 1`,
+
+  /** Every multihash reachable from ?1 through indexed links (including ?1). */
+  dagMembers: `WITH RECURSIVE dag(mh) AS (
+      SELECT ?1
+      UNION
+      SELECT l.child FROM links l JOIN dag d ON l.parent = d.mh
+    )
+    SELECT mh FROM dag`,
+
+  /** Blocks reachable from no pin: direct pins keep their root, recursive pins their DAG. */
+  garbage: `WITH RECURSIVE live(mh, expand) AS (
+      SELECT mh, recursive FROM pins
+      UNION
+      SELECT l.child, 1 FROM links l JOIN live ON l.parent = live.mh WHERE live.expand = 1
+    )
+    SELECT b.mh, b.cid, b.path_id AS pathId, b.size FROM blocks b
+    WHERE b.mh NOT IN (SELECT mh FROM live)`,
+
+  /** 1 when multihash ?1 is reachable from some pin. */
+  isLive: `WITH RECURSIVE live(mh, expand) AS (
+      SELECT mh, recursive FROM pins
+      UNION
+      SELECT l.child, 1 FROM links l JOIN live ON l.parent = live.mh WHERE live.expand = 1
+    )
+    SELECT 1 AS one FROM live WHERE mh = ?1 LIMIT 1`,
+} as const
