@@ -1,4 +1,4 @@
-import { PinfoldError } from '../core/errors.ts'
+import { PinfoldError } from '../core/index.ts'
 
 /** `initRepo` on a directory that already holds a repo (`config.json`). */
 export class RepoExistsError extends PinfoldError {

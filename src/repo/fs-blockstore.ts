@@ -1,11 +1,7 @@
 import { readFile, unlink } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
-import { blockLinks } from '../core/block-links.ts'
-import type { Blockstore } from '../core/blockstore.ts'
-import { BlockNotFoundError } from '../core/errors.ts'
-import { isIdentityCid } from '../core/identity.ts'
-import type { AbortOptions } from '../core/options.ts'
+import { type AbortOptions, blockLinks, BlockNotFoundError, type Blockstore, isIdentityCid } from '../core/index.ts'
 import type { BlockRow, RepoIndex } from './repo-index.ts'
 import type { StoragePaths } from './storage-paths.ts'
 import { commitBatch, type QueuedBlock, tmpFileFor, writeTemp } from './write-batch.ts'
@@ -73,9 +69,7 @@ export class FsBlockstore implements Blockstore {
     if (this.#pending.has(key) || this.#index.hasBlock(mh)) return
     await this.#paths.refreshStale()
     if (this.#pending.has(key) || this.#index.hasBlock(mh)) return
-    const links = blockLinks(cid, bytes)
-      .filter((c) => !isIdentityCid(c))
-      .map((c) => ({ mh: c.multihash.bytes, cid: c.bytes }))
+    const links = this.#links(cid, bytes)
     const pathId = this.#paths.reserve(bytes.byteLength)
     const copy = bytes.slice()
     const tmpFile = tmpFileFor(this.#paths, pathId, key)
@@ -101,6 +95,23 @@ export class FsBlockstore implements Blockstore {
       throw err
     }
     if (commit !== undefined) await commit
+  }
+
+  /**
+   * Children to record in the links table. Bytes that do not decode as their codec have no
+   * links (stored as opaque, logged); an unsupported codec is refused (`ERR_UNSUPPORTED_CODEC`)
+   * since GC could not see its children.
+   */
+  #links(cid: CID, bytes: Uint8Array): Array<{ mh: Uint8Array; cid: Uint8Array }> {
+    let children: CID[]
+    try {
+      children = blockLinks(cid, bytes)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_INVALID_BLOCK') throw err
+      this.#log.warn({ cid: cid.toString() }, 'block does not decode; stored without links')
+      children = []
+    }
+    return children.filter((c) => !isIdentityCid(c)).map((c) => ({ mh: c.multihash.bytes, cid: c.bytes }))
   }
 
   /** Seals the current batch and chains its commit; resolves when it is committed. */

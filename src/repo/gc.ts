@@ -1,4 +1,4 @@
-import type { ProgressEvent, ProgressOptions } from '../core/options.ts'
+import type { ProgressEvent, ProgressOptions } from '../core/index.ts'
 import type { FsBlockstore } from './fs-blockstore.ts'
 import type { RepoIndex } from './repo-index.ts'
 import type { RwLock } from './rw-lock.ts'

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { PinfoldError } from '../core/errors.ts'
+import { PinfoldError } from '../core/index.ts'
 
 type Mode = 'shared' | 'exclusive'
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, statfs } from 'node:fs/promises'
 import { isAbsolute, join, resolve } from 'node:path'
 import { base32 } from 'multiformats/bases/base32'
-import { PinfoldError } from '../core/errors.ts'
+import { PinfoldError } from '../core/index.ts'
 import { InvalidRepoConfigError, StorageFullError, StoragePathNotFoundError } from './errors.ts'
 import { readJsonFile, writeJsonFile } from './json-file.ts'
 

@@ -1,7 +1,5 @@
 import type { CID } from 'multiformats/cid'
-import { BlockHashMismatchError } from '../core/errors.ts'
-import type { ProgressEvent, ProgressOptions } from '../core/options.ts'
-import { verifyBlock } from '../core/verify-block.ts'
+import { BlockHashMismatchError, type ProgressEvent, type ProgressOptions, verifyBlock } from '../core/index.ts'
 import { cidOf, type FsBlockstore, mhKey } from './fs-blockstore.ts'
 import type { BlockRow, RepoIndex } from './repo-index.ts'
 import type { RwLock } from './rw-lock.ts'
