@@ -1,0 +1,75 @@
+import type { Logger } from 'pino'
+import { Accounts } from './accounts.ts'
+import { Allocations } from './allocations.ts'
+import { ApiKeys } from './api-keys.ts'
+import { type DialectName, type Db, migrateToLatest, openDb, type RegistryContext } from './db.ts'
+import { Entries } from './entries.ts'
+import { Nodes } from './nodes.ts'
+import { PinRequests } from './pin-requests.ts'
+import { Pins } from './pins.ts'
+import { Uploads } from './uploads.ts'
+import { Usage } from './usage.ts'
+
+export interface OpenRegistryOptions {
+  logger?: Logger
+  /** PostgreSQL pool size (default 10). */
+  maxConnections?: number
+  /** SQLite busy timeout, ms (default 5000). */
+  busyTimeoutMs?: number
+}
+
+/**
+ * The coordinator's registry: one object per aggregate over one database. Safe for
+ * concurrent use within a process; several processes may share a PostgreSQL database
+ * (or, with lower write throughput, one SQLite file).
+ */
+export interface Registry {
+  readonly dialect: DialectName
+  readonly accounts: Accounts
+  readonly apiKeys: ApiKeys
+  readonly entries: Entries
+  readonly pins: Pins
+  readonly pinRequests: PinRequests
+  readonly uploads: Uploads
+  readonly usage: Usage
+  readonly nodes: Nodes
+  readonly allocations: Allocations
+  /** The underlying Kysely instance (for tests and diagnostics, not for application queries). */
+  readonly db: Db
+  /** Closes the pool / file. Idempotent. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens the registry at `url` (`sqlite:PATH`, `sqlite::memory:`, `postgres://…`) and applies
+ * pending migrations. Concurrent opens of one database are safe (migration lock).
+ */
+export async function openRegistry(url: string, options: OpenRegistryOptions = {}): Promise<Registry> {
+  const ctx: RegistryContext = openDb(url, options)
+  const logger = options.logger?.child({ component: 'registry' })
+  const c: RegistryContext = { ...ctx, logger }
+  try {
+    await migrateToLatest(c)
+  } catch (err) {
+    await ctx.db.destroy()
+    throw err
+  }
+  let closed: Promise<void> | undefined
+  return {
+    dialect: c.dialect,
+    accounts: new Accounts(c),
+    apiKeys: new ApiKeys(c),
+    entries: new Entries(c),
+    pins: new Pins(c),
+    pinRequests: new PinRequests(c),
+    uploads: new Uploads(c),
+    usage: new Usage(c),
+    nodes: new Nodes(c),
+    allocations: new Allocations(c),
+    db: c.db,
+    close() {
+      closed ??= c.db.destroy()
+      return closed
+    },
+  }
+}
