@@ -1,12 +1,15 @@
 import type { ImportCandidate as UnixfsCandidate, ImporterOptions, ImportResult } from 'ipfs-unixfs-importer'
 import { importer } from 'ipfs-unixfs-importer'
-import type { Mtime } from 'ipfs-unixfs'
-import type { CID } from 'multiformats/cid'
+import * as dagPb from '@ipld/dag-pb'
+import { type Mtime, UnixFS } from 'ipfs-unixfs'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
 import type { BlockSink } from './blockstore.ts'
 import { assertSafeName } from './cid-path.ts'
 import { PinfoldError } from './errors.ts'
 import type { ProgressEvent, ProgressOptions } from './options.ts'
 import { importerOptions, type LayoutOptions } from './profiles.ts'
+import { dagPbLeafImporter } from './single-leaf-fix.ts'
 
 export interface ImportOptions extends LayoutOptions, ProgressOptions<ImportProgressEvent> {
   /** Store each candidate's `mtime` (ignored when false, the default, as `ipfs add`). */
@@ -54,13 +57,37 @@ export async function* importEntries(
   options: ImportOptions = {},
 ): AsyncGenerator<ImportedEntry> {
   const roots: ImportedEntry[] = []
-  for await (const result of runImporter(toUnixfsCandidates(entries, options), sink, options)) {
-    const entry = toImportedEntry(result)
+  // Directory candidates not yet reported: the importer never yields a childless one.
+  const pendingDirs = new Map<string, { mtime?: Mtime; mode?: number }>()
+  const candidates = toUnixfsCandidates(entries, options, pendingDirs)
+  const route = function* (entry: ImportedEntry): Generator<ImportedEntry> {
     if (entry.path.includes('/')) yield entry
     else roots.push(entry)
   }
+  for await (const result of runImporter(candidates, sink, options)) {
+    const entry = toImportedEntry(result)
+    if (entry.type === 'directory') pendingDirs.delete(entry.path)
+    yield* route(entry)
+  }
+  for (const [path, meta] of pendingDirs) yield* route(await emptyDirectoryEntry(path, meta, options))
   await sink.flush(options)
   yield* roots
+}
+
+/**
+ * The entry of a childless directory, computed exactly as the importer's dir builder
+ * does (it has already stored the block; we only need to report it, as `ipfs add`).
+ */
+async function emptyDirectoryEntry(
+  path: string,
+  meta: { mtime?: Mtime; mode?: number },
+  options: ImportOptions,
+): Promise<ImportedEntry> {
+  const unixfs = new UnixFS({ type: 'directory', mtime: meta.mtime, mode: meta.mode })
+  const block = dagPb.encode(dagPb.prepare({ Data: unixfs.marshal() }))
+  const version = importerOptions(options).cidVersion ?? (options.profile === 'v1-2025' ? 1 : 0)
+  const cid = CID.create(version, dagPb.code, await sha256.digest(block))
+  return { path, cid, size: BigInt(block.byteLength), type: 'directory' }
 }
 
 /**
@@ -73,7 +100,7 @@ export async function importBytes(
   options: ImportOptions = {},
 ): Promise<ImportedEntry> {
   let last: ImportResult | undefined
-  for await (const result of runImporter([{ content }], sink, { ...options, wrapWithDirectory: false })) last = result
+  for await (const result of runImporter([{ content } as UnixfsCandidate], sink, { ...options, wrapWithDirectory: false })) last = result
   if (last === undefined) throw new PinfoldError('ERR_IMPORT_FAILED', 'importer produced no entry')
   await sink.flush(options)
   return toImportedEntry(last)
@@ -84,14 +111,19 @@ function runImporter(
   sink: BlockSink,
   options: ImportOptions,
 ): AsyncGenerator<ImportResult> {
+  const layout = importerOptions(options)
   const opts: ImporterOptions = {
-    ...importerOptions(options),
+    ...layout,
     wrapWithDirectory: options.wrapWithDirectory ?? false,
     onProgress: (event) => {
       if (event.type !== 'unixfs:importer:progress:file:read' || options.onProgress === undefined) return
       const detail = event.detail as { bytesRead: bigint; path?: string }
       options.onProgress({ type: 'import:bytes', detail: { path: detail.path ?? '', bytes: Number(detail.bytesRead) } })
     },
+  }
+  const rawLeaves = layout.rawLeaves ?? options.profile === 'v1-2025'
+  if (!rawLeaves && (options.preserveMtime === true || options.preserveMode === true)) {
+    opts.bufferImporter = dagPbLeafImporter(layout.cidVersion ?? (options.profile === 'v1-2025' ? 1 : 0))
   }
   // The importer only needs `put`; our sink's signature is compatible (the CID it returns is unused).
   const store = {
@@ -108,6 +140,7 @@ function runImporter(
 async function* toUnixfsCandidates(
   entries: AsyncIterable<ImportCandidate> | Iterable<ImportCandidate>,
   options: ImportOptions,
+  directories: Map<string, { mtime?: Mtime; mode?: number }>,
 ): AsyncGenerator<UnixfsCandidate> {
   for await (const entry of entries) {
     options.signal?.throwIfAborted()
@@ -115,7 +148,12 @@ async function* toUnixfsCandidates(
     const meta: { mtime?: Mtime; mode?: number } = {}
     if (options.preserveMtime === true && entry.mtime !== undefined) meta.mtime = toMtime(entry.mtime)
     if (options.preserveMode === true && entry.mode !== undefined) meta.mode = entry.mode & 0o7777
-    yield entry.content === undefined ? { path, ...meta } : { path, content: entry.content, ...meta }
+    if (entry.content === undefined) {
+      directories.set(path, meta)
+      yield { path, ...meta }
+    } else {
+      yield { path, content: entry.content, ...meta }
+    }
   }
 }
 

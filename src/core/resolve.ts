@@ -5,6 +5,7 @@ import type { BlockSource } from './blockstore.ts'
 import { parseCidPath } from './cid-path.ts'
 import { InvalidOptionError, PinfoldError } from './errors.ts'
 import { mapExporterError, toExporterStorage } from './exporter-adapter.ts'
+import { isIdentityCid } from './identity.ts'
 import type { AbortOptions } from './options.ts'
 
 /** One node of a DAG as seen by readers (`stat`, `ls`, export). */
@@ -120,7 +121,8 @@ export function toDagEntry(entry: UnixFSEntry, path: string, name = entry.name):
     }
     case 'raw':
     case 'identity':
-      return { ...base, type: entry.type, size: entry.size }
+      // The exporter names by codec; an inline (identity-hash) raw block is reported as identity.
+      return { ...base, type: isIdentityCid(entry.cid) ? 'identity' : entry.type, size: entry.size }
     default:
       return { ...base, type: 'object', size: BigInt(entry.node.byteLength) }
   }

@@ -24,3 +24,17 @@ export async function collect(stream: AsyncIterable<Uint8Array>): Promise<Uint8A
 export async function* chunksOf(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < bytes.byteLength; i += size) yield bytes.subarray(i, i + size)
 }
+
+/** Byte equality without printing megabytes on failure. */
+export function assertBytes(actual: Uint8Array | undefined, expected: Uint8Array | undefined, message = 'bytes differ'): void {
+  if (actual === undefined || expected === undefined) throw new Error(`${message}: missing value`)
+  const same = Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(expected)
+  if (!same) throw new Error(`${message}: ${actual.byteLength} vs ${expected.byteLength} bytes`)
+}
+
+/** Drains an async iterable into an array (Array.fromAsync is outside our es2024 lib). */
+export async function toArray<T>(source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of source) out.push(item)
+  return out
+}
