@@ -1,0 +1,447 @@
+import assert from 'node:assert/strict'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import type { Registry } from '../../src/registry/index.ts'
+
+export interface RegistryFactory {
+  /** Opens (and migrates) a registry on the suite's database; may be called many times. */
+  open(): Promise<Registry>
+}
+
+async function randomCid(): Promise<string> {
+  return CID.create(1, raw.code, await sha256.digest(randomBytes(32))).toString()
+}
+
+function email(): string {
+  return `user-${randomUUID()}@Example.com`
+}
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.equal((err as { code?: string }).code, code, String(err))
+    return true
+  })
+}
+
+/**
+ * The registry contract: every implementation (SQLite, PostgreSQL) must pass these.
+ * Tests share one database and isolate themselves with fresh accounts and random CIDs.
+ */
+export function registryConformance(name: string, factory: RegistryFactory): void {
+  describe(`registry conformance: ${name}`, () => {
+    let reg: Registry
+
+    before(async () => {
+      reg = await factory.open()
+    })
+    after(async () => {
+      await reg?.close()
+    })
+
+    it('migrations are idempotent and concurrent opens are safe', async () => {
+      const [a, b] = await Promise.all([factory.open(), factory.open()])
+      const c = await factory.open()
+      try {
+        const acct = await a.accounts.create({ email: email() })
+        assert.equal((await c.accounts.get(acct.id))?.id, acct.id)
+        assert.equal((await b.accounts.get(acct.id))?.id, acct.id)
+      } finally {
+        await Promise.all([a.close(), b.close(), c.close()])
+      }
+    })
+
+    it('creates accounts with case-insensitive unique email and a hashed password', async () => {
+      const e = email()
+      const acct = await reg.accounts.create({ email: e, password: 'correct horse battery' })
+      assert.equal(acct.role, 'user')
+      assert.equal((await reg.accounts.getByEmail(e.toUpperCase()))?.id, acct.id)
+      await rejectsCode(reg.accounts.create({ email: e.toLowerCase(), password: 'another password' }), 'ERR_CONFLICT')
+      assert.equal(await reg.accounts.verifyPassword(acct.id, 'correct horse battery'), true)
+      assert.equal(await reg.accounts.verifyPassword(acct.id, 'wrong password'), false)
+      assert.equal((await reg.accounts.authenticatePassword(e, 'correct horse battery'))?.id, acct.id)
+      assert.equal(await reg.accounts.authenticatePassword(e, 'wrong password'), undefined)
+      assert.equal(await reg.accounts.authenticatePassword(`nobody-${e}`, 'correct horse battery'), undefined)
+      const row = await reg.db.selectFrom('accounts').selectAll().where('id', '=', acct.id).executeTakeFirstOrThrow()
+      assert.ok(row.password_hash?.startsWith('scrypt$'))
+      assert.ok(!row.password_hash?.includes('correct horse battery'))
+      assert.ok(await reg.accounts.setQuota(acct.id, { storageBytes: 1000, uploadBytes: 100 }))
+      const q = await reg.accounts.get(acct.id)
+      assert.equal(q?.quotaStorageBytes, 1000)
+      assert.equal(q?.quotaUploadBytes, 100)
+      assert.equal(await reg.accounts.setQuota(randomUUID(), { storageBytes: 1 }), false)
+      const page = await reg.accounts.list({ limit: 1 })
+      assert.equal(page.items.length, 1)
+      assert.ok(page.cursor)
+      assert.ok(await reg.accounts.setDisabled(acct.id, true))
+      assert.equal(await reg.accounts.authenticatePassword(e, 'correct horse battery'), undefined)
+    })
+
+    it('stores API key secrets only as hashes; authenticate honours revocation and expiry', async () => {
+      const acct = await reg.accounts.create({ email: email() })
+      const { key, secret } = await reg.apiKeys.create(acct.id, { description: 'ci', scopes: ['read'] })
+      assert.ok(secret.startsWith(key.prefix))
+      const rows = await reg.db.selectFrom('api_keys').selectAll().where('account_id', '=', acct.id).execute()
+      assert.equal(rows.length, 1)
+      for (const value of Object.values(rows[0] as object)) {
+        assert.ok(!String(value).includes(secret.slice(key.prefix.length)), 'secret must not be stored')
+      }
+      const ok = await reg.apiKeys.authenticate(secret)
+      assert.equal(ok?.key.id, key.id)
+      assert.equal(ok?.account.id, acct.id)
+      assert.deepEqual(ok?.key.scopes, ['read'])
+      assert.equal(await reg.apiKeys.authenticate(`${secret}x`), undefined)
+      assert.equal(await reg.apiKeys.authenticate('garbage'), undefined)
+
+      const other = await reg.accounts.create({ email: email() })
+      assert.equal(await reg.apiKeys.revoke(other.id, key.id), false, 'another account cannot revoke')
+      assert.ok(await reg.apiKeys.authenticate(secret))
+      assert.equal(await reg.apiKeys.revoke(acct.id, key.id), true)
+      assert.equal(await reg.apiKeys.authenticate(secret), undefined)
+      assert.equal(await reg.apiKeys.revoke(acct.id, key.id), true, 'idempotent')
+
+      const expiring = await reg.apiKeys.create(acct.id, { expiresAt: Date.now() + 60_000 })
+      assert.ok(await reg.apiKeys.authenticate(expiring.secret))
+      assert.equal(await reg.apiKeys.authenticate(expiring.secret, Date.now() + 120_000), undefined)
+      const expired = await reg.apiKeys.create(acct.id, { expiresAt: Date.now() - 1 })
+      assert.equal(await reg.apiKeys.authenticate(expired.secret), undefined)
+      const listed = await reg.apiKeys.list(acct.id)
+      assert.equal(listed.length, 3)
+      assert.deepEqual(await reg.apiKeys.list(other.id), [])
+    })
+
+    it('gives every account a /Library root', async () => {
+      const acct = await reg.accounts.create({ email: email() })
+      const root = await reg.entries.getByPath(acct.id, '/Library')
+      assert.equal(root?.kind, 'directory')
+      assert.equal(root?.name, 'Library')
+      assert.equal(root?.parentId, null)
+      assert.equal((await reg.entries.ensureLibrary(acct.id)).id, root?.id, 'ensureLibrary is idempotent')
+      assert.equal(await reg.entries.pathOf(acct.id, root?.id ?? ''), '/Library')
+    })
+
+    it('mkdir, addFile, list with paging, search, rename, move', async () => {
+      const acct = await reg.accounts.create({ email: email() })
+      const a = acct.id
+      const docs = await reg.entries.mkdir(a, '/Library/docs')
+      await rejectsCode(reg.entries.mkdir(a, '/Library/docs'), 'ERR_CONFLICT')
+      assert.equal((await reg.entries.mkdir(a, '/Library/docs', { recursive: true })).id, docs.id)
+      await rejectsCode(reg.entries.mkdir(a, '/Library/x/y'), 'ERR_NOT_FOUND')
+      const deep = await reg.entries.mkdir(a, '/Library/x/y/z', { recursive: true })
+      assert.equal(await reg.entries.pathOf(a, deep.id), '/Library/x/y/z')
+
+      const cids: string[] = []
+      for (let i = 0; i < 7; i++) {
+        const cid = await randomCid()
+        cids.push(cid)
+        await reg.entries.addFile(a, '/Library/docs', { name: `file-${i}.txt`, cid, size: 10 * i, mtime: 1000 + i })
+      }
+      const folder = await reg.entries.addFolder(a, '/Library/docs', { name: 'album', cid: await randomCid(), size: 5 })
+      assert.equal(folder.kind, 'folder')
+      const f3 = await reg.entries.getByPath(a, '/Library/docs/file-3.txt')
+      assert.equal(f3?.cid, cids[3])
+      assert.equal(f3?.size, 30)
+      assert.equal((await reg.entries.getByPath(a, '/Library/docs/')).id, docs.id)
+      const inFolder = await reg.entries.resolve(a, '/Library/docs/album/sub/pic.jpg')
+      assert.equal(inFolder?.entry.id, folder.id)
+      assert.deepEqual(inFolder?.remainder, ['sub', 'pic.jpg'])
+      assert.equal(await reg.entries.getByPath(a, '/Library/docs/album/sub'), undefined)
+      assert.equal(await reg.entries.getByPath(a, '/Library/docs/file-3.txt/x'), undefined)
+      assert.equal(await reg.entries.getByPath(a, '/Library/nope'), undefined)
+
+      // paging by name: 8 entries, pages of 3
+      const names: string[] = []
+      let cursor: string | undefined
+      let pages = 0
+      do {
+        const page = await reg.entries.list(a, docs.id, { limit: 3, cursor })
+        assert.ok(page)
+        names.push(...page.items.map((e) => e.name))
+        cursor = page.cursor
+        pages++
+      } while (cursor !== undefined)
+      assert.equal(pages, 3)
+      assert.deepEqual(names, ['album', ...Array.from({ length: 7 }, (_, i) => `file-${i}.txt`)])
+      const bySize = await reg.entries.list(a, docs.id, { sort: 'size', order: 'desc', limit: 2 })
+      assert.deepEqual(
+        bySize?.items.map((e) => e.name),
+        ['file-6.txt', 'file-5.txt'],
+      )
+      const next = await reg.entries.list(a, docs.id, { sort: 'size', order: 'desc', limit: 2, cursor: bySize?.cursor })
+      assert.deepEqual(
+        next?.items.map((e) => e.name),
+        ['file-4.txt', 'file-3.txt'],
+      )
+      await rejectsCode(reg.entries.list(a, docs.id, { cursor: 'not-a-cursor' }), 'ERR_INVALID_ARGUMENT')
+
+      // search
+      const byName = await reg.entries.search(a, { name: 'FILE-1' })
+      assert.deepEqual(
+        byName.map((e) => e.path),
+        ['/Library/docs/file-1.txt'],
+      )
+      const byCid = await reg.entries.search(a, { cid: cids[5] })
+      assert.deepEqual(
+        byCid.map((e) => e.path),
+        ['/Library/docs/file-5.txt'],
+      )
+      await reg.entries.addFile(a, '/Library/x/y', { name: 'file-in-x.txt', cid: await randomCid(), size: 1 })
+      const underX = await reg.entries.search(a, { pathPrefix: '/Library/x', name: 'file' })
+      assert.deepEqual(
+        underX.map((e) => e.path),
+        ['/Library/x/y/file-in-x.txt'],
+      )
+      assert.deepEqual(await reg.entries.search(a, { name: '%' }), [], 'LIKE wildcards are escaped')
+
+      // rename and move
+      const renamed = await reg.entries.rename(a, f3?.id ?? '', 'three.txt')
+      assert.equal(renamed?.name, 'three.txt')
+      assert.equal(await reg.entries.getByPath(a, '/Library/docs/file-3.txt'), undefined)
+      assert.equal((await reg.entries.getByPath(a, '/Library/docs/three.txt'))?.cid, cids[3])
+      await rejectsCode(reg.entries.rename(a, f3?.id ?? '', 'file-4.txt'), 'ERR_CONFLICT')
+      const x = await reg.entries.getByPath(a, '/Library/x')
+      const moved = await reg.entries.move(a, docs.id, x?.id ?? '')
+      assert.equal(moved?.parentId, x?.id)
+      assert.equal((await reg.entries.getByPath(a, '/Library/x/docs/three.txt'))?.cid, cids[3])
+      await rejectsCode(reg.entries.move(a, x?.id ?? '', deep.id), 'ERR_CONFLICT')
+      const root = await reg.entries.getByPath(a, '/Library')
+      await rejectsCode(reg.entries.rename(a, root?.id ?? '', 'Other'), 'ERR_INVALID_PATH')
+      await rejectsCode(reg.entries.remove(a, root?.id ?? ''), 'ERR_INVALID_PATH')
+
+      // a file name cannot become a directory and vice versa
+      await rejectsCode(reg.entries.mkdir(a, '/Library/x/docs/three.txt'), 'ERR_CONFLICT')
+      await rejectsCode(
+        reg.entries.addFile(a, '/Library/x', { name: 'docs', cid: await randomCid(), size: 1 }),
+        'ERR_CONFLICT',
+      )
+      await rejectsCode(
+        reg.entries.addFile(a, '/Library/missing', { name: 'f', cid: await randomCid(), size: 1 }),
+        'ERR_NOT_FOUND',
+      )
+      const created = await reg.entries.addFile(a, '/Library/new/dir', {
+        name: 'f',
+        cid: await randomCid(),
+        size: 1,
+        createParents: true,
+      })
+      assert.equal(await reg.entries.pathOf(a, created.id), '/Library/new/dir/f')
+      await rejectsCode(reg.entries.remove(a, x?.id ?? ''), 'ERR_DIRECTORY_NOT_EMPTY')
+      const removed = await reg.entries.remove(a, x?.id ?? '', { recursive: true })
+      assert.ok(removed)
+      assert.equal(removed.removedEntries, 13) // x, y, z, file-in-x, docs (moved under x), its 7 files and album
+      assert.equal(await reg.entries.getByPath(a, '/Library/x'), undefined)
+      assert.equal(await reg.entries.get(a, docs.id), undefined)
+    })
+
+    it('isolates accounts: ids and paths of another account behave as not found', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const b = (await reg.accounts.create({ email: email() })).id
+      const dir = await reg.entries.mkdir(a, '/Library/private')
+      const cid = await randomCid()
+      const file = await reg.entries.addFile(a, '/Library/private', { name: 'secret.txt', cid, size: 3 })
+      assert.equal(await reg.entries.get(b, file.id), undefined)
+      assert.equal(await reg.entries.get(b, dir.id), undefined)
+      assert.equal(await reg.entries.getByPath(b, '/Library/private/secret.txt'), undefined)
+      assert.equal(await reg.entries.list(b, dir.id), undefined)
+      assert.equal(await reg.entries.pathOf(b, file.id), undefined)
+      assert.deepEqual(await reg.entries.search(b, { cid }), [])
+      assert.deepEqual(await reg.entries.search(b, { name: 'secret' }), [])
+      assert.equal(await reg.entries.rename(b, file.id, 'mine.txt'), undefined)
+      const bRoot = await reg.entries.getByPath(b, '/Library')
+      assert.equal(await reg.entries.move(b, file.id, bRoot?.id ?? ''), undefined)
+      assert.equal(await reg.entries.move(a, file.id, bRoot?.id ?? ''), undefined, 'cannot move into B')
+      assert.equal(await reg.entries.remove(b, file.id), undefined)
+      assert.equal(await reg.entries.remove(b, dir.id, { recursive: true }), undefined)
+      assert.equal(await reg.pins.getForAccount(b, cid), undefined)
+      assert.equal((await reg.pins.getForAccount(a, cid))?.cid, cid)
+      assert.equal((await reg.entries.get(a, file.id))?.name, 'secret.txt')
+      const up = await reg.uploads.create(a, { targetPath: '/Library/private' })
+      assert.equal(await reg.uploads.get(b, up.id), undefined)
+      assert.equal(await reg.uploads.setStatus(b, up.id, 'error'), undefined)
+    })
+
+    it('path versions: the newest mtime wins, older versions stay listed as versions', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const [c1, c2, c3] = [await randomCid(), await randomCid(), await randomCid()]
+      const v1 = await reg.entries.addFile(a, '/Library', { name: 'report.pdf', cid: c1, size: 1, mtime: 2000 })
+      const v2 = await reg.entries.addFile(a, '/Library', { name: 'report.pdf', cid: c2, size: 2, mtime: 3000 })
+      assert.equal((await reg.entries.getByPath(a, '/Library/report.pdf'))?.cid, c2)
+      // added later but older mtime: does not win
+      const v3 = await reg.entries.addFile(a, '/Library', { name: 'report.pdf', cid: c3, size: 3, mtime: 1000 })
+      assert.deepEqual([v1.version, v2.version, v3.version], [1, 2, 3])
+      assert.equal((await reg.entries.getByPath(a, '/Library/report.pdf'))?.cid, c2)
+      const root = await reg.entries.getByPath(a, '/Library')
+      const listed = await reg.entries.list(a, root?.id ?? '')
+      assert.deepEqual(
+        listed?.items.map((e) => e.cid),
+        [c2],
+      )
+      const all = await reg.entries.list(a, root?.id ?? '', { versions: 'all', sort: 'mtime' })
+      assert.deepEqual(
+        all?.items.map((e) => e.cid),
+        [c3, c1, c2],
+      )
+      assert.deepEqual(
+        (await reg.entries.versions(a, root?.id ?? '', 'report.pdf')).map((e) => e.cid),
+        [c2, c1, c3],
+      )
+      // equal mtime: the later insertion wins
+      const c4 = await randomCid()
+      await reg.entries.addFile(a, '/Library', { name: 'report.pdf', cid: c4, size: 4, mtime: 3000 })
+      assert.equal((await reg.entries.getByPath(a, '/Library/report.pdf'))?.cid, c4)
+      // removing one version keeps the others
+      const r = await reg.entries.remove(a, v2.id, { onlyThisVersion: true })
+      assert.deepEqual(r, { removedEntries: 1, releasedCids: [c2] })
+      assert.equal((await reg.entries.getByPath(a, '/Library/report.pdf'))?.cid, c4)
+      // renaming moves every version; removing without onlyThisVersion removes them all
+      const renamed = await reg.entries.rename(a, v1.id, 'final.pdf')
+      assert.equal(renamed?.name, 'final.pdf')
+      assert.equal(await reg.entries.getByPath(a, '/Library/report.pdf'), undefined)
+      assert.equal((await reg.entries.getByPath(a, '/Library/final.pdf'))?.cid, c4)
+      const gone = await reg.entries.remove(a, v1.id)
+      assert.equal(gone?.removedEntries, 3)
+      assert.deepEqual(gone?.releasedCids.sort(), [c1, c3, c4].sort())
+    })
+
+    it('dedups pins across accounts and releases a pin only when no reference remains', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const b = (await reg.accounts.create({ email: email() })).id
+      const cid = await randomCid()
+      const ea = await reg.entries.addFile(a, '/Library', { name: 'same.bin', cid, size: 100 })
+      const ea2 = await reg.entries.addFile(a, '/Library', { name: 'copy.bin', cid, size: 100 })
+      const eb = await reg.entries.addFile(b, '/Library', { name: 'other-name.bin', cid, size: 100 })
+      const pins = await reg.db.selectFrom('pins').selectAll().where('cid', '=', cid).execute()
+      assert.equal(pins.length, 1)
+      assert.equal(await reg.pins.referenceCount(cid), 3)
+      assert.equal(await reg.entries.storedBytes(a), 100, 'identical content counts once per account')
+
+      const node = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk', name: 'n1' })
+      await reg.allocations.allocate(cid, node.id)
+      await reg.allocations.setStatus(cid, node.id, 'pinned')
+
+      assert.deepEqual(await reg.entries.remove(a, ea.id), { removedEntries: 1, releasedCids: [] })
+      assert.deepEqual(await reg.entries.remove(a, ea2.id), { removedEntries: 1, releasedCids: [] })
+      assert.equal((await reg.pins.get(cid))?.cid, cid, 'B still references it')
+      assert.equal(await reg.pins.releaseIfUnreferenced(cid), false)
+      assert.deepEqual(await reg.entries.remove(b, eb.id), { removedEntries: 1, releasedCids: [cid] })
+      assert.equal(await reg.pins.get(cid), undefined)
+      assert.equal((await reg.allocations.get(cid, node.id))?.status, 'unpinning', 'nodes are told to unpin')
+      assert.equal(await reg.pins.releaseIfUnreferenced(cid), false, 'idempotent')
+
+      // pin requests hold references too
+      const cid2 = await randomCid()
+      const req = await reg.pinRequests.create(a, { cid: cid2, name: 'pr' })
+      const e2 = await reg.entries.addFile(b, '/Library', { name: 'f', cid: cid2, size: 1 })
+      assert.deepEqual(await reg.entries.remove(b, e2.id), { removedEntries: 1, releasedCids: [] })
+      assert.equal(await reg.pinRequests.remove(b, req.requestid), undefined)
+      assert.deepEqual(await reg.pinRequests.remove(a, req.requestid), { released: true })
+      assert.equal(await reg.pins.get(cid2), undefined)
+    })
+
+    it('pin requests get unique increasing created timestamps', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const cid = await randomCid()
+      const reqs = []
+      for (let i = 0; i < 5; i++) reqs.push(await reg.pinRequests.create(a, { cid, meta: { i: String(i) } }))
+      const created = reqs.map((r) => r.created)
+      assert.equal(new Set(created).size, 5)
+      assert.deepEqual([...created].sort((x, y) => x - y), created)
+      assert.equal(new Set(reqs.map((r) => r.requestid)).size, 5)
+      const page = await reg.pinRequests.list(a, { limit: 2, status: ['queued'] })
+      assert.equal(page.count, 5)
+      assert.deepEqual(
+        page.results.map((r) => r.requestid),
+        [reqs[4]?.requestid, reqs[3]?.requestid],
+      )
+      const older = await reg.pinRequests.list(a, { limit: 10, before: page.results[1]?.created })
+      assert.equal(older.results.length, 3)
+      assert.equal((await reg.pins.get(cid))?.cid, cid)
+    })
+
+    it('rejects invalid names and paths with ERR_INVALID_PATH', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const cid = await randomCid()
+      for (const name of ['', '.', '..', 'a/b', 'nul\0byte', 'é'.repeat(128)]) {
+        await rejectsCode(reg.entries.addFile(a, '/Library', { name, cid, size: 1 }), 'ERR_INVALID_PATH')
+      }
+      for (const path of ['Library/a', '/Library/../x', '/Library//a', '/Other/a', '/Library/./a', '']) {
+        await rejectsCode(reg.entries.getByPath(a, path), 'ERR_INVALID_PATH')
+        await rejectsCode(reg.entries.mkdir(a, path), 'ERR_INVALID_PATH')
+      }
+      const f = await reg.entries.addFile(a, '/Library', { name: 'ok', cid, size: 1 })
+      await rejectsCode(reg.entries.rename(a, f.id, '..'), 'ERR_INVALID_PATH')
+      assert.ok(await reg.entries.addFile(a, '/Library', { name: 'é'.repeat(127), cid, size: 1 }))
+      await rejectsCode(reg.entries.addFile(a, '/Library', { name: 'x', cid: 'not-a-cid', size: 1 }), 'ERR_INVALID_CID')
+    })
+
+    it('uploads move through statuses; done is terminal', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const up = await reg.uploads.create(a, { targetPath: '/Library', name: 'big.iso' })
+      assert.equal(up.status, 'receiving')
+      await reg.uploads.setStatus(a, up.id, 'importing', { bytes: 1234 })
+      const cid = await randomCid()
+      const done = await reg.uploads.setStatus(a, up.id, 'done', { cid })
+      assert.equal(done?.status, 'done')
+      assert.equal(done?.bytes, 1234)
+      assert.equal((await reg.uploads.get(a, up.id))?.cid, cid)
+      await rejectsCode(reg.uploads.setStatus(a, up.id, 'error', { reason: 'late' }), 'ERR_CONFLICT')
+      assert.ok(!(await reg.uploads.listUnfinished()).some((u) => u.id === up.id))
+    })
+
+    it('records usage and sums it per period', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      await reg.usage.record(a, 'upload_bytes', 100, 1000)
+      await reg.usage.record(a, 'upload_bytes', 50, 2000)
+      await reg.usage.record(a, 'storage_byte_hours', 1.5e12, 2500)
+      await reg.usage.record(a, 'requests', 3, 5000)
+      const t = await reg.usage.totals(a, 1000, 5000)
+      assert.deepEqual(t, { storage_byte_hours: 1.5e12, upload_bytes: 150, download_bytes: 0, requests: 0 })
+    })
+
+    it('allocation changes get increasing seq and changesSince returns them in order', async () => {
+      const node = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk', name: 'n', tags: { region: 'eu' } })
+      const other = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk2', name: 'm' })
+      await rejectsCode(reg.nodes.register({ id: node.id, publicKey: 'x', name: 'dup' }), 'ERR_CONFLICT')
+      assert.deepEqual((await reg.nodes.get(node.id))?.tags, { region: 'eu' })
+      const start = await reg.allocations.latestSeq()
+      const [c1, c2] = [await randomCid(), await randomCid()]
+      await reg.allocations.allocate(c1, node.id)
+      await reg.allocations.allocate(c2, other.id)
+      await reg.allocations.allocate(c2, node.id)
+      await reg.allocations.setStatus(c1, node.id, 'pinning')
+      await reg.allocations.setStatus(c1, node.id, 'failed', 'timeout')
+      await reg.allocations.deallocate(c2, node.id)
+      // concurrent writers still produce distinct, ordered seqs
+      await Promise.all(Array.from({ length: 5 }, async () => reg.allocations.setStatus(c1, node.id, 'pinning')))
+      const changes = await reg.allocations.changesSince(node.id, start)
+      assert.equal(changes.length, 10)
+      for (let i = 1; i < changes.length; i++) assert.ok((changes[i]?.seq ?? 0) > (changes[i - 1]?.seq ?? 0))
+      assert.deepEqual(
+        changes.slice(0, 5).map((c) => [c.cid, c.status]),
+        [
+          [c1, 'queued'],
+          [c2, 'queued'],
+          [c1, 'pinning'],
+          [c1, 'failed'],
+          [c2, 'unpinning'],
+        ],
+      )
+      const resumed = await reg.allocations.changesSince(node.id, changes[2]?.seq ?? 0, { limit: 2 })
+      assert.deepEqual(
+        resumed.map((c) => c.seq),
+        changes.slice(3, 5).map((c) => c.seq),
+      )
+      const a1 = await reg.allocations.get(c1, node.id)
+      assert.equal(a1?.attempts, 1)
+      assert.equal(a1?.seq, changes.at(-1)?.seq)
+      assert.deepEqual(
+        (await reg.allocations.listForNode(node.id, { status: ['unpinning'] })).map((x) => x.cid),
+        [c2],
+      )
+      assert.ok(await reg.nodes.heartbeat(node.id, { status: 'online', capacity: { freeBytes: 10 } }))
+      assert.equal((await reg.nodes.get(node.id))?.status, 'online')
+    })
+  })
+}
