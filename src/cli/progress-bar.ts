@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress'
 import type { CliIo } from './cli-io.ts'
-import { formatBytes } from './byte-sizes.ts'
+import { formatBytes } from '../core/units.ts'
 
 /** A byte-progress display; a no-op when stderr is not a terminal. */
 export interface ByteProgress {

@@ -13,7 +13,7 @@ export interface PinfoldRun {
 /** Runs the real `pinfold` CLI in a child process and collects its output. */
 export function runPinfold(args: string[], options: { repo?: string; env?: NodeJS.ProcessEnv } = {}): Promise<PinfoldRun> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...options.env, PINFOLD_DEBUG: '' }
+    const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, PINFOLD_DEBUG: '' }
     if (options.repo) env.PINFOLD_REPO = options.repo
     const child = spawn(process.execPath, [PINFOLD_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     const out: Buffer[] = []

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type Command, Option } from 'commander'
 import { type ImportedEntry, type ImportOptions, InvalidOptionError, importPaths, type ProfileName } from '../../core/index.ts'
 import type { Repo } from '../../repo/index.ts'
-import { parseCount } from '../byte-sizes.ts'
+import { parseCount } from '../../core/units.ts'
 import type { CliContext } from '../cli-context.ts'
 import { createByteProgress } from '../progress-bar.ts'
 

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { cat } from '../../core/index.ts'
-import { parseCount } from '../byte-sizes.ts'
+import { parseCount } from '../../core/units.ts'
 import type { CliContext } from '../cli-context.ts'
 
 export function registerCat(program: Command, ctx: CliContext): void {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { formatBytes } from '../byte-sizes.ts'
+import { formatBytes } from '../../core/units.ts'
 import type { CliContext } from '../cli-context.ts'
 
 export function registerGc(program: Command, ctx: CliContext): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { PinfoldError } from '../../core/index.ts'
-import { formatBytes } from '../byte-sizes.ts'
+import { formatBytes } from '../../core/units.ts'
 import type { CliContext } from '../cli-context.ts'
 
 export function registerRepo(program: Command, ctx: CliContext): void {
@@ -15,7 +15,7 @@ export function registerRepo(program: Command, ctx: CliContext): void {
       ctx.print(`blocks:   ${stat.blocks}`)
       ctx.print(`size:     ${formatBytes(stat.bytes)} (${stat.bytes} bytes)`)
       ctx.print(`pins:     ${stat.pins}`)
-      for (const path of stat.storagePaths) {
+      for (const path of stat.storage) {
         ctx.print(
           `storage:  ${path.id} ${path.dir} weight=${path.weight} max=${path.maxSize === 0 ? 'unlimited' : formatBytes(path.maxSize)} used=${formatBytes(path.used)} available=${formatBytes(path.available)}`,
         )

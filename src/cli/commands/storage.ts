@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import type { StoragePathInfo } from '../../repo/index.ts'
-import { formatBytes, parseByteSize, parseCount } from '../byte-sizes.ts'
+import { formatBytes, parseByteSize, parseCount } from '../../core/units.ts'
 import type { CliContext } from '../cli-context.ts'
 
 interface StorageFlags {
