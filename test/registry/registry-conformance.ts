@@ -143,7 +143,7 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       const f3 = await reg.entries.getByPath(a, '/Library/docs/file-3.txt')
       assert.equal(f3?.cid, cids[3])
       assert.equal(f3?.size, 30)
-      assert.equal((await reg.entries.getByPath(a, '/Library/docs/')).id, docs.id)
+      assert.equal((await reg.entries.getByPath(a, '/Library/docs/'))?.id, docs.id)
       const inFolder = await reg.entries.resolve(a, '/Library/docs/album/sub/pic.jpg')
       assert.equal(inFolder?.entry.id, folder.id)
       assert.deepEqual(inFolder?.remainder, ['sub', 'pic.jpg'])
