@@ -176,6 +176,12 @@ export class Accounts {
     return Number(r.numUpdatedRows) > 0
   }
 
+  /** True when at least one admin account exists (first-start bootstrap). */
+  async hasAdmin(): Promise<boolean> {
+    const row = await this.#ctx.db.selectFrom('accounts').select('id').where('role', '=', 'admin').limit(1).executeTakeFirst()
+    return row !== undefined
+  }
+
   /** True when `password` matches the account's password. False for unknown ids and accounts without one. */
   async verifyPassword(id: string, password: string): Promise<boolean> {
     const row = await this.#ctx.db.selectFrom('accounts').select('password_hash').where('id', '=', id).executeTakeFirst()

@@ -35,6 +35,8 @@ export interface OpenDbOptions {
   maxConnections?: number
   /** SQLite busy timeout in milliseconds (default 5000). */
   busyTimeoutMs?: number
+  /** Called after every query with its duration (for metrics). */
+  onQuery?: (durationMs: number) => void
 }
 
 /** Parses `sqlite:PATH`, `sqlite::memory:` or `postgres://…` / `postgresql://…`. */
@@ -66,8 +68,12 @@ const pgTypes = {
 export function openDb(url: string, options: OpenDbOptions = {}): RegistryContext {
   const parsed = parseRegistryUrl(url)
   const log = options.logger
-  const kyselyLog = log
+  const onQuery = options.onQuery
+  const kyselyLog =
+    log || onQuery
     ? (event: { level: string; queryDurationMillis: number; query: { sql: string }; error?: unknown }) => {
+        onQuery?.(event.queryDurationMillis)
+        if (log === undefined) return
         if (event.level === 'error') log.debug({ err: event.error, sql: event.query.sql }, 'registry query failed')
         else if (event.queryDurationMillis > 200)
           log.warn({ ms: event.queryDurationMillis, sql: event.query.sql }, 'slow registry query')

@@ -207,6 +207,15 @@ export class Pins {
     return rows.map(toPin)
   }
 
+  /** Number of pins (admin/metrics). */
+  async count(): Promise<number> {
+    const r = await this.#ctx.db
+      .selectFrom('pins')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst()
+    return Number(r?.n ?? 0)
+  }
+
   /** Changes options of an existing pin. False when there is no such pin. */
   async update(cid: string, opts: PinOptions): Promise<boolean> {
     return this.#ctx.db.transaction().execute(async (trx) => {

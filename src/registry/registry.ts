@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { Accounts } from './accounts.ts'
 import { Allocations } from './allocations.ts'
@@ -16,6 +17,8 @@ export interface OpenRegistryOptions {
   maxConnections?: number
   /** SQLite busy timeout, ms (default 5000). */
   busyTimeoutMs?: number
+  /** Called after every query with its duration in ms (for metrics). */
+  onQuery?: (durationMs: number) => void
 }
 
 /**
@@ -36,6 +39,8 @@ export interface Registry {
   readonly allocations: Allocations
   /** The underlying Kysely instance (for tests and diagnostics, not for application queries). */
   readonly db: Db
+  /** Runs a trivial query; rejects when the database is unreachable (readiness checks). */
+  ping(): Promise<void>
   /** Closes the pool / file. Idempotent. */
   close(): Promise<void>
 }
@@ -67,6 +72,9 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     nodes: new Nodes(c),
     allocations: new Allocations(c),
     db: c.db,
+    async ping() {
+      await sql`select 1`.execute(c.db)
+    },
     close() {
       closed ??= c.db.destroy()
       return closed

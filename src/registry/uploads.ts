@@ -142,6 +142,16 @@ export class Uploads {
     return rows.map(toUpload)
   }
 
+  /** Number of uploads not yet done or failed, all accounts (metrics). */
+  async countActive(): Promise<number> {
+    const r = await this.#ctx.db
+      .selectFrom('uploads')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('status', 'not in', [...TERMINAL])
+      .executeTakeFirst()
+    return Number(r?.n ?? 0)
+  }
+
   /** Admin/recovery: every upload not yet done or failed (e.g. to fail them after a crash). */
   async listUnfinished(): Promise<Upload[]> {
     const rows = await this.#ctx.db
