@@ -1,0 +1,71 @@
+import type { CID } from 'multiformats/cid'
+import type { BlockSource } from '../../core/index.ts'
+import { errorResponse, jsonError } from './error-response.ts'
+import { parseGatewayRequest } from './parse-gateway-request.ts'
+import { serveCar } from './serve-car.ts'
+import type { ServeContext } from './serve-context.ts'
+import { serveRaw } from './serve-raw.ts'
+import { serveUnixfs } from './serve-unixfs.ts'
+
+/** What a gateway serves from and who may read it. */
+export interface GatewayOptions {
+  /** Blocks are read from here; identity CIDs are answered without it. */
+  source: BlockSource
+  /**
+   * Decides access per request once its CID is known (after syntax checks, before any
+   * block is read). Return a `Response` (401/403/…) to deny, `undefined` to allow.
+   */
+  authorize?: (request: Request, cid: CID) => Promise<Response | undefined>
+}
+
+/** A WHATWG fetch-style handler: one `Request` in, one `Response` out. */
+export type GatewayHandler = (request: Request) => Promise<Response>
+
+/**
+ * Creates an IPFS gateway handler for `GET`/`HEAD /ipfs/{cid}[/{path}]`, independent of
+ * any HTTP framework:
+ * - trustless responses: `?format=raw` / `Accept: application/vnd.ipld.raw` (one block),
+ *   `?format=car` / `Accept: application/vnd.ipld.car` (CARv1, DFS, with `dag-scope`,
+ *   `entity-bytes`, `car-version`, `car-order`, `car-dups`); `format` wins over `Accept`;
+ * - path gateway (no format): files with content types and single `Range`s, directories
+ *   as `index.html` or an HTML listing, with a 301 to the trailing-slash URL.
+ *
+ * Status codes: 400 bad CID/path/parameter, 404 missing root or path, 405 other methods,
+ * 304 on a matching `If-None-Match`. Errors are JSON `{"error":{"code","message"}}`.
+ * Bodies stream; once a 200 is sent, a missing block errors the stream (the connection is
+ * aborted), so a client never mistakes a truncated body for a complete one.
+ * The handler never rejects: unexpected failures become a generic 500.
+ */
+export function createGatewayHandler(options: GatewayOptions): GatewayHandler {
+  return async (request) => {
+    const isHead = request.method === 'HEAD'
+    let response: Response
+    try {
+      response = await handle(request, options)
+    } catch (err) {
+      response = errorResponse(err)
+    }
+    return isHead ? withoutBody(response) : response
+  }
+}
+
+async function handle(request: Request, options: GatewayOptions): Promise<Response> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    return jsonError(405, 'ERR_METHOD_NOT_ALLOWED', `method ${request.method} is not allowed`, { Allow: 'GET, HEAD' })
+  }
+  const parsed = parseGatewayRequest(request)
+  if (parsed === undefined) return jsonError(404, 'ERR_NOT_FOUND', 'not found: only /ipfs/{cid}[/{path}] is served')
+  const denied = await options.authorize?.(request, parsed.cid)
+  if (denied !== undefined) return denied
+  const ctx: ServeContext = { source: options.source, request, parsed, head: request.method === 'HEAD', signal: request.signal }
+  if (parsed.format === 'raw') return serveRaw(ctx)
+  if (parsed.format === 'car' && parsed.car !== undefined) return serveCar(ctx, parsed.car)
+  return serveUnixfs(ctx)
+}
+
+/** HEAD answers carry the GET headers and never a body (error bodies included). */
+function withoutBody(response: Response): Response {
+  if (response.body === null) return response
+  void response.body.cancel().catch(() => {})
+  return new Response(null, { status: response.status, statusText: response.statusText, headers: response.headers })
+}
