@@ -10,6 +10,7 @@ import { registerInit } from './commands/init.ts'
 import { registerLs } from './commands/ls.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerRepo } from './commands/repo.ts'
+import { registerServe } from './commands/serve.ts'
 import { registerStorage } from './commands/storage.ts'
 
 /** The single place where the `pinfold` command tree is assembled. */
@@ -35,6 +36,7 @@ export function createProgram(io: CliIo): Command {
     registerRepo,
     registerStorage,
     registerCar,
+    registerServe,
   ]) {
     register(program, ctx)
   }

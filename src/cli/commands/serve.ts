@@ -1,0 +1,74 @@
+import type { Command } from 'commander'
+import type { CoordinatorConfig } from '../../coordinator/config/config-schema.ts'
+import { loadCoordinatorConfig } from '../../coordinator/config/load-config.ts'
+import { redactConfig } from '../../coordinator/config/redact-config.ts'
+import { startCoordinator } from '../../coordinator/main.ts'
+import type { CliContext } from '../cli-context.ts'
+
+interface ServeFlags {
+  config?: string
+  listen?: string
+  db?: string
+  repo?: string
+  dataDir?: string
+}
+
+const withServeOptions = (command: Command) =>
+  command
+    .option('--config <file>', 'JSON config file (default: $PINFOLD_CONFIG)')
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)')
+    .option('--db <url>', 'registry: sqlite:PATH or postgres://…')
+    .option('--repo <dir>', 'origin repository directory')
+    .option('--data-dir <dir>', 'where state lives by default (default ./pinfold-data)')
+
+function configFrom(flags: ServeFlags, ctx: CliContext): Promise<CoordinatorConfig> {
+  return loadCoordinatorConfig({
+    file: flags.config ?? ctx.io.env.PINFOLD_CONFIG,
+    env: ctx.io.env,
+    flags: { listen: flags.listen, db: flags.db, repo: flags.repo, dataDir: flags.dataDir },
+  })
+}
+
+/** `serve` runs the coordinator; `start` is the newcomer's one command with embedded defaults. */
+export function registerServe(program: Command, ctx: CliContext): void {
+  withServeOptions(program.command('serve').description('run the coordinator')).action((flags: ServeFlags) =>
+    runCoordinator(flags, ctx),
+  )
+  withServeOptions(
+    program.command('start').description('run Pinfold with embedded defaults (SQLite and data under ./pinfold-data)'),
+  ).action((flags: ServeFlags) => runCoordinator(flags, ctx))
+  const config = program.command('config').description('configuration')
+  withServeOptions(config.command('show').description('print the effective configuration, secrets redacted')).action(
+    async (flags: ServeFlags) => {
+      ctx.print(JSON.stringify(redactConfig(await configFrom(flags, ctx)), null, 2))
+    },
+  )
+}
+
+async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void> {
+  // the global --repo names the local CLI repo; for serve it names the origin repo
+  const config = await configFrom({ ...flags, repo: flags.repo }, ctx)
+  const running = await startCoordinator(config)
+  ctx.print(`Pinfold coordinator listening on ${running.url}`)
+  ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)
+  if (running.adminCredentials) {
+    const { email, password, apiKey } = running.adminCredentials
+    ctx.print('')
+    ctx.print('First start: an admin account was created. These are shown once — keep them:')
+    ctx.print(`  email:    ${email}`)
+    ctx.print(`  password: ${password}`)
+    ctx.print(`  API key:  ${apiKey}`)
+    ctx.print('')
+    ctx.print(`  token:    curl -s -X POST ${running.url}/api/v1/auth/token -H 'content-type: application/json' -d '{"apiKey":"${apiKey}"}'`)
+  }
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  await running.close()
+}

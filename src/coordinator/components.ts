@@ -1,0 +1,19 @@
+import type { Logger } from 'pino'
+import type { Registry } from '../registry/index.ts'
+import type { Repo } from '../repo/index.ts'
+import type { Authenticator } from './auth/authenticator.ts'
+import type { TokenService } from './auth/token-service.ts'
+import type { CoordinatorConfig } from './config/config-schema.ts'
+import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
+
+/** Everything the coordinator's HTTP edge and services are built from; assembled once in main.ts. */
+export interface CoordinatorComponents {
+  config: CoordinatorConfig
+  logger: Logger
+  registry: Registry
+  /** The origin repository: uploads land here first and are served to storage nodes. */
+  repo: Repo
+  tokens: TokenService
+  authenticate: Authenticator
+  metrics: CoordinatorMetrics
+}

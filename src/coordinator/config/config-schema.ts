@@ -1,0 +1,63 @@
+import Type, { type Static } from 'typebox'
+
+const Bytes = (description: string, defaultValue: number) =>
+  Type.Integer({ minimum: 0, description: `${description} (bytes; 0 = unlimited)`, default: defaultValue })
+
+/**
+ * The coordinator's configuration. Every key can come from the config file, from an
+ * environment variable (`PINFOLD_` + the key path in SCREAMING_SNAKE_CASE, e.g.
+ * `billing.minimumCharge` → `PINFOLD_BILLING_MINIMUM_CHARGE`) or from a flag; flags win
+ * over the environment, which wins over the file.
+ */
+export const CoordinatorConfigSchema = Type.Object(
+  {
+    listen: Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$', description: 'host:port to listen on', default: '127.0.0.1:8080' }),
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://', description: 'URL clients and nodes use to reach this coordinator' })),
+    dataDir: Type.String({ minLength: 1, description: 'where state lives by default', default: './pinfold-data' }),
+    db: Type.Optional(Type.String({ pattern: '^(sqlite:|postgres(ql)?://)', description: 'sqlite:PATH or postgres://… (default sqlite:<dataDir>/registry.sqlite)' })),
+    repo: Type.Optional(Type.String({ minLength: 1, description: 'origin repository directory (default <dataDir>/repo)' })),
+    logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+    auth: Type.Object(
+      {
+        tokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 30 * 86400, default: 3600, description: 'access token lifetime' }),
+        tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC secret for access tokens (generated and stored in dataDir when absent)' })),
+        rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'requests per minute per API key or address' }),
+        failedLoginDelayMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 500, description: 'pause after a failed login' }),
+      },
+      { default: {} },
+    ),
+    limits: Type.Object(
+      {
+        maxUploadBytes: Bytes('largest single upload', 64 * 2 ** 30),
+        defaultQuotaStorageBytes: Bytes('storage quota of new accounts', 0),
+        defaultQuotaUploadBytes: Bytes('per-upload limit of new accounts', 0),
+        maxJsonBodyBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+      },
+      { default: {} },
+    ),
+    billing: Type.Object(
+      {
+        currency: Type.String({ minLength: 3, maxLength: 3, default: 'USD' }),
+        storagePricePerGbMonth: Type.Number({ minimum: 0, default: 0.1 }),
+        egressPricePerGb: Type.Number({ minimum: 0, default: 0.05 }),
+        minimumCharge: Type.Number({ minimum: 0, default: 10, description: 'nothing is billed until the amount due reaches this' }),
+        periodDays: Type.Integer({ minimum: 1, default: 30 }),
+      },
+      { default: {} },
+    ),
+    gateway: Type.Object(
+      { access: Type.Enum(['public', 'token'], { default: 'token', description: 'who may read /ipfs/: anyone, or holders of a token or signed link' }) },
+      { default: {} },
+    ),
+    admin: Type.Object(
+      { email: Type.String({ minLength: 3, default: 'admin@pinfold.local' }) },
+      { default: {} },
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export type CoordinatorConfig = Static<typeof CoordinatorConfigSchema>
+
+/** Key paths whose values never appear in `config show` or logs. */
+export const SECRET_KEYS: readonly string[] = ['auth.tokenSecret']

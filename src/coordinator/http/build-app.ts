@@ -1,0 +1,64 @@
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
+import type { CoordinatorComponents } from '../components.ts'
+import { installErrorHandling } from './error-handler.ts'
+import { installRequestMetrics } from './request-metrics.ts'
+import { authRoutes } from './routes/auth-routes.ts'
+import { healthRoutes } from './routes/health-routes.ts'
+import { keyRoutes } from './routes/key-routes.ts'
+
+export type CoordinatorApp = FastifyInstance
+
+/** Route groups, each a function of the app and the components; one file per group. */
+export type RouteGroup = (app: FastifyInstance, components: CoordinatorComponents) => void | Promise<void>
+
+const ROUTE_GROUPS: RouteGroup[] = [healthRoutes, authRoutes, keyRoutes]
+
+/**
+ * Builds the coordinator's HTTP edge: validation, the error shape, rate limits, metrics,
+ * the OpenAPI document and every route group. Listening is left to the caller.
+ */
+export async function buildCoordinatorApp(components: CoordinatorComponents): Promise<CoordinatorApp> {
+  const { config } = components
+  const app = Fastify({
+    loggerInstance: components.logger.child({ component: 'coordinator:http' }) as FastifyBaseLogger,
+    // requests are measured in /metrics; per-request log lines would drown the useful ones
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.limits.maxJsonBodyBytes,
+    routerOptions: { maxParamLength: 2048 },
+    // a request line or header block larger than this is refused with 431 by Node itself
+    http: { maxHeaderSize: 16 * 1024 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  })
+
+  installErrorHandling(app)
+  installRequestMetrics(app, components.metrics)
+  await app.register(rateLimit, {
+    max: config.auth.rateLimitPerMinute,
+    timeWindow: 60_000,
+    // one budget per API key (or account, for password tokens), else per address; the
+    // token is verified first so a forged one cannot mint fresh budgets
+    keyGenerator: async (request) => {
+      const principal = await components.authenticate.principal(request).catch(() => undefined)
+      return principal ? `key:${principal.keyId ?? principal.accountId}` : `ip:${request.ip}`
+    },
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      error: { code: 'ERR_RATE_LIMITED', message: `rate limit exceeded, retry in ${Math.ceil(context.ttl / 1000)} s` },
+    }),
+  })
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Pinfold API', version: '1' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  })
+  for (const group of ROUTE_GROUPS) await group(app, components)
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  return app
+}

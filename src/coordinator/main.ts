@@ -1,0 +1,102 @@
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { pino, type Logger } from 'pino'
+import { openRegistry, type Registry } from '../registry/index.ts'
+import { initRepo, openRepo, type Repo } from '../repo/index.ts'
+import { createAuthenticator } from './auth/authenticator.ts'
+import { createTokenService } from './auth/token-service.ts'
+import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
+import type { CoordinatorComponents } from './components.ts'
+import type { CoordinatorConfig } from './config/config-schema.ts'
+import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
+import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
+import { resolveTokenSecret } from './token-secret.ts'
+
+export interface RunningCoordinator {
+  /** Base URL it listens on, e.g. http://127.0.0.1:8080 */
+  url: string
+  components: CoordinatorComponents
+  app: CoordinatorApp
+  /** Set on the very first start only: show once, never stored in plain text. */
+  adminCredentials?: AdminCredentials
+  close(): Promise<void>
+}
+
+/**
+ * The coordinator's composition root: builds every component from a validated config,
+ * wires them, and starts listening. The only place that knows how the parts fit.
+ */
+export async function startCoordinator(
+  config: CoordinatorConfig,
+  options: { logger?: Logger } = {},
+): Promise<RunningCoordinator> {
+  const logger = options.logger ?? pino({ level: config.logLevel })
+  const dataDir = resolve(config.dataDir)
+  await mkdir(dataDir, { recursive: true })
+  const opened: { close(): Promise<void> }[] = []
+  try {
+    const metrics = createCoordinatorMetrics()
+    const registry = await openRegistry(config.db ?? `sqlite:${join(dataDir, 'registry.sqlite')}`, {
+      logger: logger.child({ component: 'coordinator:registry' }),
+      onQuery: (durationMs) => metrics.registryQueries.observe(durationMs / 1000),
+    })
+    opened.push(registry)
+    const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger)
+    opened.push(repo)
+    const tokens = createTokenService({
+      secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
+      ttlSeconds: config.auth.tokenTtlSeconds,
+    })
+    const components: CoordinatorComponents = {
+      config,
+      logger,
+      registry,
+      repo,
+      tokens,
+      authenticate: createAuthenticator(tokens),
+      metrics,
+    }
+    registerStateGauges(components)
+    const adminCredentials = await bootstrapAdmin(registry, config.admin.email)
+    const app = await buildCoordinatorApp(components)
+    const [host, port] = splitListen(config.listen)
+    await app.listen({ host, port })
+    const address = app.server.address()
+    const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
+    logger.info({ url }, 'coordinator listening')
+    return {
+      url,
+      components,
+      app,
+      adminCredentials,
+      async close() {
+        await app.close()
+        await closeAll(opened)
+      },
+    }
+  } catch (error) {
+    await closeAll(opened)
+    throw error
+  }
+}
+
+async function openOriginRepo(dir: string, logger: Logger): Promise<Repo> {
+  await initRepo(dir).catch((error: { code?: string }) => {
+    if (error.code !== 'ERR_REPO_EXISTS') throw error
+  })
+  return openRepo(dir, { logger: logger.child({ component: 'coordinator:repo' }) })
+}
+
+function registerStateGauges({ metrics, registry }: { metrics: CoordinatorComponents['metrics']; registry: Registry }): void {
+  metrics.gauge('pinfold_pins', 'pins in the registry', () => registry.pins.count())
+  metrics.gauge('pinfold_uploads_in_progress', 'uploads not yet done or failed', () => registry.uploads.countActive())
+}
+
+function splitListen(listen: string): [string, number] {
+  const at = listen.lastIndexOf(':')
+  return [listen.slice(0, at), Number(listen.slice(at + 1))]
+}
+
+async function closeAll(resources: { close(): Promise<void> }[]): Promise<void> {
+  for (const resource of resources.reverse()) await resource.close().catch(() => undefined)
+}
