@@ -10,6 +10,8 @@ import { mkdir, open, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { FsBlockstore } from 'blockstore-fs'
+import { fixedSize } from 'ipfs-unixfs-importer/chunker'
+import { balanced } from 'ipfs-unixfs-importer/layout'
 import { importPaths } from '../src/core/index.ts'
 import { initRepo, openRepo } from '../src/repo/index.ts'
 import { machineLine, mbPerSecond, writeBenchSection } from './bench-report.ts'
@@ -67,7 +69,12 @@ async function heliaAdd(): Promise<string> {
   try {
     const fs = unixfs({ blockstore })
     const cid = await fs.addByteStream(createReadStream(inputFile, { highWaterMark: 2 ** 20 }), {
+      // @helia/unixfs's own defaults (CIDv1, 1 MiB, 1024 links) override a profile, so spell out kubo's
       profile: 'unixfs-v0-2015',
+      cidVersion: 0,
+      rawLeaves: false,
+      chunker: fixedSize({ chunkSize: 262144 }),
+      layout: balanced({ maxChildrenPerNode: 174 }),
     })
     return cid.toString()
   } finally {

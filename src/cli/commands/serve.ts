@@ -49,8 +49,6 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void>
   // the global --repo names the local CLI repo; for serve it names the origin repo
   const config = await configFrom({ ...flags, repo: flags.repo }, ctx)
   const running = await startCoordinator(config)
-  ctx.print(`Pinfold coordinator listening on ${running.url}`)
-  ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)
   if (running.adminCredentials) {
     const { email, password, apiKey } = running.adminCredentials
     ctx.print('')
@@ -60,7 +58,11 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void>
     ctx.print(`  API key:  ${apiKey}`)
     ctx.print('')
     ctx.print(`  token:    curl -s -X POST ${running.url}/api/v1/auth/token -H 'content-type: application/json' -d '{"apiKey":"${apiKey}"}'`)
+    ctx.print('')
   }
+  // printed last: scripts and tests wait for this line
+  ctx.print(`Pinfold coordinator listening on ${running.url}`)
+  ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)
   await new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop)

@@ -22,7 +22,10 @@ export function evaluateRange(header: string | null, size: number): RangeOutcome
   }
   const first = Number(rawFirst)
   const last = rawLast === '' ? size - 1 : Number(rawLast)
-  if (!Number.isSafeInteger(first) || !Number.isFinite(last) || last < first) return { kind: 'full' }
+  if (!Number.isSafeInteger(first) || !Number.isFinite(last) || last < first) {
+    // `a-` beyond the end is well-formed but unsatisfiable; `b-a` with b > a is invalid (ignored).
+    return rawLast === '' && first >= size ? { kind: 'unsatisfiable' } : { kind: 'full' }
+  }
   if (first >= size) return { kind: 'unsatisfiable' }
   return { kind: 'partial', first, last: Math.min(last, size - 1) }
 }

@@ -126,8 +126,8 @@ async function serveDirectory(ctx: ServeContext, resolved: ResolvedContentPath):
 async function findIndexHtml(ctx: ServeContext, directory: CID): Promise<ByteEntry | undefined> {
   try {
     const entry = await exporter(`${directory}/index.html`, exporterStorage(ctx.source), { signal: ctx.signal })
-    if (entry.type === 'file' && entry.unixfs.type !== 'symlink') return entry
-    return undefined
+    if (entry.type === 'raw' || entry.type === 'identity') return entry
+    return entry.type === 'file' && entry.unixfs.type !== 'symlink' ? entry : undefined
   } catch (err) {
     const mapped = mapExporterError(err, `${directory}/index.html`)
     if (mapped instanceof PinfoldError && mapped.code === 'ERR_PATH_NOT_FOUND') return undefined
