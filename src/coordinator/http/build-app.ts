@@ -4,16 +4,30 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { CoordinatorComponents } from '../components.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { installRequestMetrics } from './request-metrics.ts'
+import { accountRoutes } from './routes/account-routes.ts'
 import { authRoutes } from './routes/auth-routes.ts'
+import { contentRoutes } from './routes/content-routes.ts'
+import { entryRoutes } from './routes/entry-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { keyRoutes } from './routes/key-routes.ts'
+import { uploadRoutes } from './routes/upload-routes.ts'
+import { usageRoutes } from './routes/usage-routes.ts'
 
 export type CoordinatorApp = FastifyInstance
 
 /** Route groups, each a function of the app and the components; one file per group. */
 export type RouteGroup = (app: FastifyInstance, components: CoordinatorComponents) => void | Promise<void>
 
-const ROUTE_GROUPS: RouteGroup[] = [healthRoutes, authRoutes, keyRoutes]
+const ROUTE_GROUPS: RouteGroup[] = [
+  healthRoutes,
+  authRoutes,
+  keyRoutes,
+  accountRoutes,
+  entryRoutes,
+  contentRoutes,
+  uploadRoutes,
+  usageRoutes,
+]
 
 /**
  * Builds the coordinator's HTTP edge: validation, the error shape, rate limits, metrics,
