@@ -99,6 +99,7 @@ export async function writeWebResponse(response: Response, res: ServerResponse, 
   const cookies = response.headers.getSetCookie()
   if (cookies.length > 0) headers['set-cookie'] = cookies
   res.writeHead(response.status, response.statusText || undefined, headers)
+  res.flushHeaders()
   if (head || response.body === null) {
     await response.body?.cancel().catch(() => {})
     res.end()
@@ -117,8 +118,8 @@ export async function writeWebResponse(response: Response, res: ServerResponse, 
       if (!res.write(value)) await drained(res)
     }
     res.end()
-  } catch (err) {
-    res.destroy(err instanceof Error ? err : new Error(String(err)))
+  } catch {
+    abortResponse(res)
   } finally {
     res.off('close', cancelOnClose)
   }
@@ -134,4 +135,19 @@ function drained(res: ServerResponse): Promise<void> {
     res.once('drain', done)
     res.once('close', done)
   })
+}
+
+/**
+ * Ends a response whose body failed after the status was sent: the bytes already
+ * written are flushed, then the socket is closed without the final chunk (or short of
+ * `Content-Length`), so the client sees an incomplete response rather than a short one.
+ */
+function abortResponse(res: ServerResponse): void {
+  const socket = res.socket
+  if (socket === null) {
+    res.destroy()
+    return
+  }
+  socket.end()
+  setTimeout(() => socket.destroy(), 5000).unref()
 }
