@@ -8,6 +8,7 @@ import { accountRoutes } from './routes/account-routes.ts'
 import { authRoutes } from './routes/auth-routes.ts'
 import { contentRoutes } from './routes/content-routes.ts'
 import { entryRoutes } from './routes/entry-routes.ts'
+import { gatewayRoutes } from './routes/gateway-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { keyRoutes } from './routes/key-routes.ts'
 import { uploadRoutes } from './routes/upload-routes.ts'
@@ -27,6 +28,7 @@ const ROUTE_GROUPS: RouteGroup[] = [
   contentRoutes,
   uploadRoutes,
   usageRoutes,
+  gatewayRoutes,
 ]
 
 /**

@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify'
+import type { CID } from 'multiformats/cid'
+import { createGatewayHandler, toWebRequest, writeWebResponse } from '../../../transfer/index.ts'
+import type { Principal } from '../../auth/principal.ts'
+import type { CoordinatorComponents } from '../../components.ts'
+
+/**
+ * `GET|HEAD /ipfs/{cid}[/{path}]` on the origin repository: the trustless and path
+ * gateway. With `gateway.access = token` a reader needs a token, and sees only CIDs its
+ * account references (admins see all) — another account's content is "not found".
+ */
+export function gatewayRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
+  const { config, registry, repo, tokens } = components
+  const handler = createGatewayHandler({
+    source: repo.blocks,
+    authorize: config.gateway.access === 'public' ? undefined : (request, cid) => authorizeReader(request, cid),
+  })
+
+  async function authorizeReader(request: Request, cid: CID): Promise<Response | undefined> {
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')
+    let principal: Principal
+    try {
+      if (!match?.[1]) throw new Error('no token')
+      principal = await tokens.verify(match[1])
+    } catch {
+      return Response.json(
+        { error: { code: 'ERR_UNAUTHORIZED', message: 'this gateway needs Authorization: Bearer <access token>' } },
+        { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } },
+      )
+    }
+    if (principal.role === 'admin' && principal.scopes.has('admin')) return undefined
+    for (const form of cidForms(cid)) {
+      if (await registry.pins.getForAccount(principal.accountId, form)) return undefined
+    }
+    return Response.json({ error: { code: 'ERR_NOT_FOUND', message: `not found: ${cid}` } }, { status: 404 })
+  }
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/ipfs/*',
+    schema: { hide: true },
+    handler: async (request, reply) => {
+      reply.hijack()
+      const aborter = new AbortController()
+      reply.raw.once('close', () => aborter.abort())
+      const response = await handler(toWebRequest(request.raw, aborter.signal))
+      await writeWebResponse(response, reply.raw, request.method === 'HEAD')
+    },
+  })
+}
+
+/** A CID as it may have been registered: as given, and its v0/v1 twins. */
+function cidForms(cid: CID): string[] {
+  const forms = new Set([cid.toString(), cid.toV1().toString()])
+  if (cid.code === 0x70 && cid.multihash.code === 0x12) forms.add(cid.toV0().toString())
+  return [...forms]
+}
