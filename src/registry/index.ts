@@ -25,4 +25,4 @@ export { type PinRequest, PinRequests, type PinRequestStatus } from './pin-reque
 export { DEFAULT_REPLICATION, type Pin, type PinOptions, type PinReference, Pins } from './pins.ts'
 export { type OpenRegistryOptions, openRegistry, type Registry } from './registry.ts'
 export { type Upload, Uploads, type UploadStatus } from './uploads.ts'
-export { Usage, USAGE_KINDS, type UsageKind, type UsageTotals } from './usage.ts'
+export { Usage, type UsageBucket, USAGE_KINDS, type UsageKind, type UsageTotals } from './usage.ts'

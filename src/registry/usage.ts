@@ -1,9 +1,16 @@
+import { sql } from 'kysely'
 import { invalidArgument, now, type RegistryContext } from './db.ts'
 
 export type UsageKind = 'storage_byte_hours' | 'upload_bytes' | 'download_bytes' | 'requests'
 export const USAGE_KINDS: readonly UsageKind[] = ['storage_byte_hours', 'upload_bytes', 'download_bytes', 'requests']
 
 export type UsageTotals = Record<UsageKind, number>
+
+/** One time bucket of {@link Usage.series}: sums per kind of the records with `start ≤ ts < start + bucket`. */
+export interface UsageBucket extends UsageTotals {
+  /** Bucket start, ms since the epoch (a multiple of the bucket length: UTC-aligned). */
+  start: number
+}
 
 /**
  * Usage metering: append-only records per account. Callers may aggregate before recording
@@ -37,5 +44,46 @@ export class Usage {
     const totals: UsageTotals = { storage_byte_hours: 0, upload_bytes: 0, download_bytes: 0, requests: 0 }
     for (const r of rows) if (USAGE_KINDS.includes(r.kind as UsageKind)) totals[r.kind as UsageKind] = Number(r.total)
     return totals
+  }
+
+  /** Newest `ts` of any account's records of `kind`, or undefined when there are none. */
+  async latestTs(kind: UsageKind): Promise<number | undefined> {
+    const row = await this.#ctx.db
+      .selectFrom('usage_records')
+      .select((eb) => eb.fn.max('ts').as('latest'))
+      .where('kind', '=', kind)
+      .executeTakeFirst()
+    return row?.latest === null || row?.latest === undefined ? undefined : Number(row.latest)
+  }
+
+  /**
+   * Sums per kind of the account's records with `from ≤ ts < to`, grouped into buckets of
+   * `bucketMs` aligned to the epoch (so hour and day buckets are UTC hours and days). Only
+   * buckets holding records are returned, oldest first.
+   */
+  async series(accountId: string, from: number, to: number, bucketMs: number): Promise<UsageBucket[]> {
+    if (!Number.isSafeInteger(bucketMs) || bucketMs < 1) throw invalidArgument('bucket must be a positive integer of ms')
+    // integer arithmetic on an integer column with an integer literal: the same in SQLite and PostgreSQL
+    const start = sql<number>`(ts - (ts % ${sql.lit(bucketMs)}))`
+    const rows = await this.#ctx.db
+      .selectFrom('usage_records')
+      .select((eb) => [start.as('bucket'), 'kind', eb.fn.sum<number>('amount').as('total')])
+      .where('account_id', '=', accountId)
+      .where('ts', '>=', from)
+      .where('ts', '<', to)
+      .groupBy([start, 'kind'])
+      .orderBy(start)
+      .execute()
+    const buckets = new Map<number, UsageBucket>()
+    for (const r of rows) {
+      const at = Number(r.bucket)
+      let bucket = buckets.get(at)
+      if (!bucket) {
+        bucket = { start: at, storage_byte_hours: 0, upload_bytes: 0, download_bytes: 0, requests: 0 }
+        buckets.set(at, bucket)
+      }
+      if (USAGE_KINDS.includes(r.kind as UsageKind)) bucket[r.kind as UsageKind] += Number(r.total)
+    }
+    return [...buckets.values()].sort((a, b) => a.start - b.start)
   }
 }

@@ -406,6 +406,24 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       assert.deepEqual(t, { storage_byte_hours: 1.5e12, upload_bytes: 150, download_bytes: 0, requests: 0 })
     })
 
+    it('groups usage into epoch-aligned buckets and finds the latest record of a kind', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const hour = 3_600_000
+      const base = 1_700_000_000_000 - (1_700_000_000_000 % hour)
+      await reg.usage.record(a, 'storage_byte_hours', 10.5, base + 1)
+      await reg.usage.record(a, 'storage_byte_hours', 20, base + hour - 1)
+      await reg.usage.record(a, 'requests', 3, base + 10)
+      await reg.usage.record(a, 'storage_byte_hours', 7, base + 3 * hour)
+      await reg.usage.record(a, 'storage_byte_hours', 99, base + 4 * hour)
+      const series = await reg.usage.series(a, base, base + 4 * hour, hour)
+      assert.deepEqual(series, [
+        { start: base, storage_byte_hours: 30.5, upload_bytes: 0, download_bytes: 0, requests: 3 },
+        { start: base + 3 * hour, storage_byte_hours: 7, upload_bytes: 0, download_bytes: 0, requests: 0 },
+      ])
+      assert.ok(((await reg.usage.latestTs('storage_byte_hours')) ?? 0) >= base + 4 * hour)
+      await rejectsCode(reg.usage.series(a, base, base + hour, 0), 'ERR_INVALID_ARGUMENT')
+    })
+
     it('allocation changes get increasing seq and changesSince returns them in order', async () => {
       const node = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk', name: 'n', tags: { region: 'eu' } })
       const other = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk2', name: 'm' })
