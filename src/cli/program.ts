@@ -4,14 +4,18 @@ import type { CliIo } from './cli-io.ts'
 import { registerAdd } from './commands/add.ts'
 import { registerCar } from './commands/car.ts'
 import { registerCat } from './commands/cat.ts'
+import { registerFiles } from './commands/files.ts'
 import { registerGc } from './commands/gc.ts'
 import { registerGet } from './commands/get.ts'
 import { registerInit } from './commands/init.ts'
+import { registerKeys } from './commands/keys.ts'
+import { registerLogin } from './commands/login.ts'
 import { registerLs } from './commands/ls.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerRepo } from './commands/repo.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerStorage } from './commands/storage.ts'
+import { registerUsage } from './commands/usage.ts'
 
 /** The single place where the `pinfold` command tree is assembled. */
 export function createProgram(io: CliIo): Command {
@@ -37,6 +41,10 @@ export function createProgram(io: CliIo): Command {
     registerStorage,
     registerCar,
     registerServe,
+    registerLogin,
+    registerFiles,
+    registerKeys,
+    registerUsage,
   ]) {
     register(program, ctx)
   }
