@@ -3,8 +3,10 @@ import type { Registry } from '../registry/index.ts'
 import type { Repo } from '../repo/index.ts'
 import type { Authenticator } from './auth/authenticator.ts'
 import type { TokenService } from './auth/token-service.ts'
+import type { BillingService } from './billing/index.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
+import type { UsageMeter } from './usage/index.ts'
 
 /** Everything the coordinator's HTTP edge and services are built from; assembled once in main.ts. */
 export interface CoordinatorComponents {
@@ -16,4 +18,8 @@ export interface CoordinatorComponents {
   tokens: TokenService
   authenticate: Authenticator
   metrics: CoordinatorMetrics
+  /** Storage sampling and request counting; upload/download bytes are recorded by their routes. */
+  usage: UsageMeter
+  /** Statements from usage records and the price list. */
+  billing: BillingService
 }

@@ -5,12 +5,14 @@ import { openRegistry, type Registry } from '../registry/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
 import { createAuthenticator } from './auth/authenticator.ts'
 import { createTokenService } from './auth/token-service.ts'
+import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { resolveTokenSecret } from './token-secret.ts'
+import { createUsageMeter } from './usage/index.ts'
 
 export interface RunningCoordinator {
   /** Base URL it listens on, e.g. http://127.0.0.1:8080 */
@@ -55,7 +57,16 @@ export async function startCoordinator(
       tokens,
       authenticate: createAuthenticator(tokens),
       metrics,
+      usage: createUsageMeter({
+        registry,
+        metrics,
+        logger: logger.child({ component: 'coordinator:usage' }),
+        sampleIntervalMs: config.billing.sampleIntervalSeconds * 1000,
+        flushIntervalMs: config.billing.requestFlushSeconds * 1000,
+      }),
+      billing: createBillingService(registry, config.billing),
     }
+    opened.push(components.usage)
     registerStateGauges(components)
     const adminCredentials = await bootstrapAdmin(registry, config.admin.email)
     const app = await buildCoordinatorApp(components)
@@ -64,6 +75,7 @@ export async function startCoordinator(
     const address = app.server.address()
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
     logger.info({ url }, 'coordinator listening')
+    components.usage.start()
     return {
       url,
       components,

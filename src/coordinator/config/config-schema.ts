@@ -42,6 +42,18 @@ export const CoordinatorConfigSchema = Type.Object(
         egressPricePerGb: Type.Number({ minimum: 0, default: 0.05 }),
         minimumCharge: Type.Number({ minimum: 0, default: 10, description: 'nothing is billed until the amount due reaches this' }),
         periodDays: Type.Integer({ minimum: 1, default: 30 }),
+        sampleIntervalSeconds: Type.Number({
+          minimum: 0.05,
+          maximum: 86400,
+          default: 3600,
+          description: 'how often stored bytes are sampled into storage byte-hours',
+        }),
+        requestFlushSeconds: Type.Number({
+          minimum: 0.05,
+          maximum: 3600,
+          default: 60,
+          description: 'how often per-account request counts are written to the registry',
+        }),
       },
       { default: {} },
     ),

@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { CoordinatorComponents } from '../components.ts'
+import { installRequestCounting } from '../usage/index.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { installRequestMetrics } from './request-metrics.ts'
 import { accountRoutes } from './routes/account-routes.ts'
@@ -50,6 +51,7 @@ export async function buildCoordinatorApp(components: CoordinatorComponents): Pr
 
   installErrorHandling(app)
   installRequestMetrics(app, components.metrics)
+  installRequestCounting(app, components.authenticate, components.usage)
   await app.register(rateLimit, {
     max: config.auth.rateLimitPerMinute,
     timeWindow: 60_000,
