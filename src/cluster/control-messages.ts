@@ -1,0 +1,200 @@
+import Type, { type Static, type TSchema } from 'typebox'
+import Value from 'typebox/value'
+import { PinfoldError } from '../core/errors.ts'
+
+/**
+ * The control channel between a storage node and the coordinator: JSON text frames over
+ * one WebSocket (`/api/v1/nodes/connect`), opened by the node. Order of a session:
+ *
+ * 1. coordinator → `challenge` (a fresh nonce)
+ * 2. node → `join`: its Ed25519 public key, a signature of the challenge with its private
+ *    key (proves the identity) and an HMAC of the challenge under the cluster secret
+ *    (proves the secret — the secret itself never crosses the wire)
+ * 3. coordinator → `welcome` (with its own HMAC over the node's nonce, so the node knows it
+ *    talks to a coordinator of its cluster, and a peer token for fetching from peers) or
+ *    `refused` and close
+ * 4. then, in any order: `changes`/`ack` (the allocation feed, resumed from the node's
+ *    cursor), `report` (capacity, every few seconds), `status` (executor outcomes, batched),
+ *    `sync-*` (anti-entropy rounds), `locate`/`sources`.
+ *
+ * Every frame is validated against these schemas on receipt; an invalid frame closes the
+ * session with ERR_INVALID_CONTROL_MESSAGE.
+ */
+export const CONTROL_PROTOCOL_VERSION = 1
+
+const Base64 = Type.String({ maxLength: 1_400_000, pattern: '^[A-Za-z0-9+/_=-]*$' })
+const Cid = Type.String({ minLength: 2, maxLength: 200 })
+const Url = Type.String({ pattern: '^https?://', maxLength: 2048 })
+
+export const PIN_STATUSES = ['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned'] as const
+export type PinStatus = (typeof PIN_STATUSES)[number]
+
+export const StoragePathReport = Type.Object({
+  id: Type.String({ maxLength: 64 }),
+  weight: Type.Integer({ minimum: 0 }),
+  maxSize: Type.Number({ minimum: 0 }),
+  used: Type.Number({ minimum: 0 }),
+  available: Type.Number({ minimum: 0 }),
+})
+
+export const ChallengeMessage = Type.Object({
+  type: Type.Literal('challenge'),
+  protocol: Type.Integer(),
+  nonce: Base64,
+})
+
+export const JoinMessage = Type.Object({
+  type: Type.Literal('join'),
+  protocol: Type.Integer(),
+  nodeId: Type.String({ minLength: 8, maxLength: 128 }),
+  publicKey: Base64,
+  signature: Base64,
+  proof: Base64,
+  nodeNonce: Base64,
+  name: Type.String({ maxLength: 200 }),
+  version: Type.String({ maxLength: 64 }),
+  gatewayUrl: Type.Optional(Url),
+  tags: Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 200 })),
+  /** Highest change sequence number the node has applied; the feed resumes after it. */
+  cursor: Type.Integer({ minimum: 0 }),
+})
+
+export const WelcomeMessage = Type.Object({
+  type: Type.Literal('welcome'),
+  nodeId: Type.String(),
+  coordinatorProof: Base64,
+  /** The coordinator's Ed25519 public key: peer tokens are signed with it. */
+  coordinatorKey: Base64,
+  /** Presented as `Authorization: Bearer` to peers' and the coordinator's /ipfs/. */
+  peerToken: Type.String({ maxLength: 4096 }),
+  peerTokenExpiresAt: Type.Integer(),
+  latestSeq: Type.Integer({ minimum: 0 }),
+})
+
+/** A fresh peer token before the old one expires (revoked nodes get none). */
+export const PeerTokenMessage = Type.Object({
+  type: Type.Literal('peer-token'),
+  peerToken: Type.String({ maxLength: 4096 }),
+  peerTokenExpiresAt: Type.Integer(),
+})
+
+export const RefusedMessage = Type.Object({
+  type: Type.Literal('refused'),
+  code: Type.String(),
+  message: Type.String(),
+})
+
+export const Change = Type.Object({
+  seq: Type.Integer({ minimum: 1 }),
+  cid: Cid,
+  action: Type.Enum(['pin', 'unpin']),
+  /** DAG size in bytes when known (for capacity decisions on the node). */
+  size: Type.Optional(Type.Number({ minimum: 0 })),
+  name: Type.Optional(Type.String({ maxLength: 255 })),
+})
+
+export const ChangesMessage = Type.Object({
+  type: Type.Literal('changes'),
+  changes: Type.Array(Change, { maxItems: 10_000 }),
+  /** True when more changes follow right away (catch-up in pages). */
+  more: Type.Boolean(),
+})
+
+export const AckMessage = Type.Object({ type: Type.Literal('ack'), seq: Type.Integer({ minimum: 0 }) })
+
+export const ReportMessage = Type.Object({
+  type: Type.Literal('report'),
+  storage: Type.Array(StoragePathReport, { maxItems: 256 }),
+  pins: Type.Integer({ minimum: 0 }),
+  queued: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+  version: Type.String({ maxLength: 64 }),
+  gatewayUrl: Type.Optional(Url),
+})
+
+export const StatusUpdate = Type.Object({
+  cid: Cid,
+  status: Type.Enum([...PIN_STATUSES]),
+  attempts: Type.Integer({ minimum: 0 }),
+  reason: Type.Optional(Type.String({ maxLength: 2000 })),
+})
+
+export const StatusMessage = Type.Object({
+  type: Type.Literal('status'),
+  updates: Type.Array(StatusUpdate, { maxItems: 10_000 }),
+})
+
+/** Coordinator asks the node to run anti-entropy now (schedule, on connect, on demand). */
+export const SyncRequestMessage = Type.Object({ type: Type.Literal('sync-request'), reason: Type.String({ maxLength: 200 }) })
+
+/** One reconciliation round: `payload` is a src/sync message (base64). */
+export const SyncMessage = Type.Object({
+  type: Type.Literal('sync'),
+  session: Type.String({ maxLength: 64 }),
+  payload: Base64,
+})
+
+export const SyncDoneMessage = Type.Object({
+  type: Type.Literal('sync-done'),
+  session: Type.String({ maxLength: 64 }),
+  need: Type.Integer({ minimum: 0 }),
+  have: Type.Integer({ minimum: 0 }),
+})
+
+/** Node asks where a DAG can be fetched from. */
+export const LocateMessage = Type.Object({ type: Type.Literal('locate'), cids: Type.Array(Cid, { maxItems: 1000 }) })
+
+export const SourcesMessage = Type.Object({
+  type: Type.Literal('sources'),
+  sources: Type.Array(Type.Object({ cid: Cid, urls: Type.Array(Url, { maxItems: 32 }) }), { maxItems: 1000 }),
+})
+
+const NodeToCoordinator = [JoinMessage, AckMessage, ReportMessage, StatusMessage, SyncMessage, SyncDoneMessage, LocateMessage]
+const CoordinatorToNode = [
+  ChallengeMessage,
+  WelcomeMessage,
+  RefusedMessage,
+  PeerTokenMessage,
+  ChangesMessage,
+  SyncRequestMessage,
+  SyncMessage,
+  SourcesMessage,
+]
+
+export type NodeMessage = Static<(typeof NodeToCoordinator)[number]>
+export type CoordinatorMessage = Static<(typeof CoordinatorToNode)[number]>
+export type ChangeEntry = Static<typeof Change>
+export type StatusEntry = Static<typeof StatusUpdate>
+export type StoragePathReportEntry = Static<typeof StoragePathReport>
+
+export class InvalidControlMessageError extends PinfoldError {
+  constructor(reason: string) {
+    super('ERR_INVALID_CONTROL_MESSAGE', `invalid control message: ${reason}`, { userError: true })
+  }
+}
+
+/** Max bytes of one frame: bounds what a peer can make us parse. */
+export const MAX_CONTROL_FRAME_BYTES = 4 * 1024 * 1024
+
+function parseWith<T>(schemas: TSchema[], frame: string | Uint8Array): T {
+  const text = typeof frame === 'string' ? frame : new TextDecoder().decode(frame)
+  if (text.length > MAX_CONTROL_FRAME_BYTES) throw new InvalidControlMessageError('frame too large')
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    throw new InvalidControlMessageError('not JSON')
+  }
+  const type = (value as { type?: unknown } | null)?.type
+  const schema = schemas.find((s) => (s as { properties: { type: { const: string } } }).properties.type.const === type)
+  if (!schema) throw new InvalidControlMessageError(`unknown type ${JSON.stringify(type)}`)
+  if (!Value.Check(schema, value)) {
+    const first = [...Value.Errors(schema, value)][0]
+    throw new InvalidControlMessageError(`${String(type)}${first?.instancePath ?? ''}: ${first?.message ?? 'invalid'}`)
+  }
+  return value as T
+}
+
+export const parseNodeMessage = (frame: string | Uint8Array): NodeMessage => parseWith<NodeMessage>(NodeToCoordinator, frame)
+export const parseCoordinatorMessage = (frame: string | Uint8Array): CoordinatorMessage =>
+  parseWith<CoordinatorMessage>(CoordinatorToNode, frame)
