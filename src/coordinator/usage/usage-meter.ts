@@ -43,10 +43,13 @@ export interface UsageMeterOptions {
   metrics: CoordinatorMetrics
   sampleIntervalMs: number
   flushIntervalMs: number
+  /** Clock, ms since the epoch (tests); default Date.now. */
+  now?: () => number
 }
 
-export function createUsageMeter({ registry, logger, metrics, sampleIntervalMs, flushIntervalMs }: UsageMeterOptions): UsageMeter {
-  const startedAt = Date.now()
+export function createUsageMeter(options: UsageMeterOptions): UsageMeter {
+  const { registry, logger, metrics, sampleIntervalMs, flushIntervalMs, now = Date.now } = options
+  const startedAt = now()
   let lastSampleAt: number | undefined
   let pending = new Map<string, number>()
   let sampling: Promise<number> | undefined
@@ -123,7 +126,7 @@ export function createUsageMeter({ registry, logger, metrics, sampleIntervalMs, 
     countRequest(accountId) {
       pending.set(accountId, (pending.get(accountId) ?? 0) + 1)
     },
-    async sampleStorage(at = Date.now()) {
+    async sampleStorage(at = now()) {
       // one sample at a time: a slow one makes the next tick wait for it rather than overlap
       while (sampling) await sampling.catch(() => undefined)
       const mine = doSample(at)
@@ -139,7 +142,7 @@ export function createUsageMeter({ registry, logger, metrics, sampleIntervalMs, 
         if (sampling === mine) sampling = undefined
       }
     },
-    async flushRequests(at = Date.now()) {
+    async flushRequests(at = now()) {
       while (flushing) await flushing.catch(() => undefined)
       const mine = doFlush(at)
       flushing = mine
