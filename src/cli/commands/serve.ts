@@ -2,7 +2,6 @@ import type { Command } from 'commander'
 import type { CoordinatorConfig } from '../../coordinator/config/config-schema.ts'
 import { loadCoordinatorConfig } from '../../coordinator/config/load-config.ts'
 import { redactConfig } from '../../coordinator/config/redact-config.ts'
-import { startCoordinator } from '../../coordinator/main.ts'
 import type { CliContext } from '../cli-context.ts'
 
 interface ServeFlags {
@@ -48,6 +47,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
 async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void> {
   // the global --repo names the local CLI repo; for serve it names the origin repo
   const config = await configFrom({ ...flags, repo: flags.repo }, ctx)
+  // loaded on demand: the HTTP stack is not needed by the other commands' start-up
+  const { startCoordinator } = await import('../../coordinator/main.ts')
   const running = await startCoordinator(config)
   if (running.adminCredentials) {
     const { email, password, apiKey } = running.adminCredentials
