@@ -5,6 +5,7 @@ import type { Authenticator } from './auth/authenticator.ts'
 import type { TokenService } from './auth/token-service.ts'
 import type { BillingService } from './billing/index.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
+import type { ContentReleaser } from './files/release-content.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import type { UsageMeter } from './usage/index.ts'
 
@@ -22,4 +23,6 @@ export interface CoordinatorComponents {
   usage: UsageMeter
   /** Statements from usage records and the price list. */
   billing: BillingService
+  /** Unpins content the registry released and garbage-collects the origin repo (debounced). */
+  releaseContent: ContentReleaser
 }

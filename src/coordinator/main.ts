@@ -9,6 +9,7 @@ import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
+import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { resolveTokenSecret } from './token-secret.ts'
@@ -65,8 +66,10 @@ export async function startCoordinator(
         flushIntervalMs: config.billing.requestFlushSeconds * 1000,
       }),
       billing: createBillingService(registry, config.billing),
+      releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
     }
     opened.push(components.usage)
+    opened.push(components.releaseContent)
     registerStateGauges(components)
     const adminCredentials = await bootstrapAdmin(registry, config.admin.email)
     const app = await buildCoordinatorApp(components)
