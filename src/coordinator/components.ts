@@ -7,6 +7,7 @@ import type { BillingService } from './billing/index.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import type { ContentReleaser } from './files/release-content.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
+import type { UploadService } from './uploads/upload-service.ts'
 import type { UsageMeter } from './usage/index.ts'
 
 /** Everything the coordinator's HTTP edge and services are built from; assembled once in main.ts. */
@@ -19,6 +20,8 @@ export interface CoordinatorComponents {
   tokens: TokenService
   authenticate: Authenticator
   metrics: CoordinatorMetrics
+  /** The upload pipeline (multipart and tus): receive → import into the repo → register. */
+  uploads: UploadService
   /** Storage sampling and request counting; upload/download bytes are recorded by their routes. */
   usage: UsageMeter
   /** Statements from usage records and the price list. */

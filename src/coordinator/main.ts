@@ -13,6 +13,8 @@ import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { resolveTokenSecret } from './token-secret.ts'
+import { recoverUploads } from './uploads/recover-uploads.ts'
+import { createUploadService } from './uploads/upload-service.ts'
 import { createUsageMeter } from './usage/index.ts'
 
 export interface RunningCoordinator {
@@ -50,6 +52,16 @@ export async function startCoordinator(
       secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
       ttlSeconds: config.auth.tokenTtlSeconds,
     })
+    const uploads = createUploadService({
+      registry,
+      repo,
+      metrics,
+      logger,
+      maxUploadBytes: config.limits.maxUploadBytes,
+      uploadsDir: join(dataDir, 'uploads'),
+    })
+    await recoverUploads(registry, uploads, logger.child({ component: 'coordinator:uploads' }))
+    opened.push(uploads)
     const components: CoordinatorComponents = {
       config,
       logger,
@@ -58,6 +70,7 @@ export async function startCoordinator(
       tokens,
       authenticate: createAuthenticator(tokens),
       metrics,
+      uploads,
       usage: createUsageMeter({
         registry,
         metrics,

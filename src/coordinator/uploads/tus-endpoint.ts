@@ -1,0 +1,124 @@
+import type { IncomingMessage } from 'node:http'
+import { join } from 'node:path'
+import { FileStore } from '@tus/file-store'
+import { Server, type Upload as TusUpload } from '@tus/server'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { PinfoldError } from '../../core/index.ts'
+import { LIBRARY, parsePath } from '../../registry/index.ts'
+import type { Authenticator } from '../auth/authenticator.ts'
+import type { Principal } from '../auth/principal.ts'
+import { httpStatusFor } from '../http/error-status.ts'
+import { parseLayout, parseMtime } from './upload-fields.ts'
+import { QuotaExceededError } from './upload-limits.ts'
+import { parseRelativePath } from './upload-paths.ts'
+import type { UploadRequest } from './upload-request.ts'
+import type { UploadService } from './upload-service.ts'
+
+export const TUS_PATH = '/api/v1/uploads/tus'
+/** Response header carrying the registry upload id once a tus upload has been imported. */
+export const UPLOAD_ID_HEADER = 'Pinfold-Upload-Id'
+/** Metadata key recording the owning account; set by the server, never trusted from clients. */
+const OWNER_KEY = 'pinfoldAccount'
+
+/** The tus 1.0 endpoint (creation, HEAD offset, PATCH, termination) as a Fastify handler. */
+export interface TusEndpoint {
+  /** Authenticates, then hands the raw request to tus (the body must not have been read). */
+  handle(request: FastifyRequest, reply: FastifyReply): Promise<void>
+}
+
+type TusRequest = Parameters<NonNullable<ConstructorParameters<typeof Server>[0]['onUploadCreate']>>[0]
+
+/**
+ * Resumable uploads. Each request is authenticated by the same bearer token as the REST API
+ * before tus sees it; the upload is tied to the creating account (metadata `pinfoldAccount`),
+ * and any other account gets 404 for it. Bytes go to a FileStore under `service.tusDir`, which
+ * survives restarts so uploads can resume. When the last byte arrives, the file is imported
+ * exactly like a multipart `files` upload (registry upload id = tus id) and the final PATCH
+ * answers with `Pinfold-Upload-Id` once the upload is `done`.
+ */
+export function createTusEndpoint(service: UploadService, authenticate: Authenticator): TusEndpoint {
+  const principals = new WeakMap<IncomingMessage, Principal>()
+  const principalOf = (req: TusRequest): Principal => {
+    const raw = (req as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req
+    const principal = raw && principals.get(raw)
+    if (!principal) throw new PinfoldError('ERR_UNAUTHORIZED', 'authentication required', { userError: true })
+    return principal
+  }
+  const datastore = new FileStore({ directory: service.tusDir })
+  const server = new Server({
+    path: TUS_PATH,
+    datastore,
+    exposedHeaders: [UPLOAD_ID_HEADER],
+    // per account: the coordinator's limit and the account's upload quota (0 = unlimited)
+    maxSize: async (req) => {
+      const limit = (await service.limits(principalOf(req).accountId)).uploadBytes
+      return Number.isFinite(limit) ? limit : 0
+    },
+    onIncomingRequest: async (req, id) => {
+      const principal = principalOf(req)
+      if (req.method === 'POST') return
+      const upload = await datastore.getUpload(id)
+      if (upload.metadata?.[OWNER_KEY] !== principal.accountId) throw notFound()
+    },
+    onUploadCreate: async (req, upload) => {
+      const principal = principalOf(req)
+      const metadata = validateMetadata(upload.metadata ?? {})
+      const limits = await service.limits(principal.accountId)
+      if (upload.size !== undefined && upload.size > limits.storageBytes) throw new QuotaExceededError(limits.storageBytes)
+      return { metadata: { ...metadata, [OWNER_KEY]: principal.accountId } }
+    },
+    onUploadFinish: async (req, upload) => {
+      const principal = principalOf(req)
+      await importTusUpload(service, datastore, principal.accountId, upload)
+      return { headers: { [UPLOAD_ID_HEADER]: upload.id } }
+    },
+    onResponseError: (_req, error) => (error instanceof PinfoldError ? toTusError(error) : undefined),
+  })
+  return {
+    async handle(request, reply) {
+      // CORS preflights carry no credentials; everything else must
+      if (request.method !== 'OPTIONS') principals.set(request.raw, await authenticate(request, 'write'))
+      reply.hijack()
+      await server.handle(request.raw, reply.raw)
+    },
+  }
+}
+
+/** Refuses bad metadata at creation, before any byte is accepted. */
+function validateMetadata(metadata: Record<string, string | null>): Record<string, string | null> {
+  const get = (key: string) => metadata[key] ?? undefined
+  parseRelativePath(get('relativePath') ?? get('filename') ?? '')
+  parsePath(get('path') ?? `/${LIBRARY}`)
+  const mtime = get('mtime')
+  if (mtime !== undefined) parseMtime('mtime', mtime)
+  parseLayout({ get })
+  const { [OWNER_KEY]: _ignored, ...rest } = metadata
+  return rest
+}
+
+async function importTusUpload(service: UploadService, datastore: FileStore, accountId: string, tus: TusUpload): Promise<void> {
+  const get = (key: string) => tus.metadata?.[key] ?? undefined
+  const segments = parseRelativePath(get('relativePath') ?? get('filename') ?? '')
+  const mtime = get('mtime')
+  const request: UploadRequest = {
+    mode: 'files',
+    targetPath: get('path') ?? `/${LIBRARY}`,
+    layout: parseLayout({ get }),
+    files: [{ segments, diskPath: join(service.tusDir, tus.id), bytes: tus.size ?? tus.offset, ...(mtime ? { mtime: parseMtime('mtime', mtime) } : {}) }],
+    discard: () => datastore.remove(tus.id),
+  }
+  const upload = await service.begin(accountId, { targetPath: request.targetPath, name: segments.join('/'), id: tus.id })
+  await service.complete(accountId, upload.id, request)
+}
+
+function notFound(): PinfoldError {
+  return new PinfoldError('ERR_UPLOAD_NOT_FOUND', 'upload not found', { userError: true })
+}
+
+/** tus answers with a status and a text body; ours is the API's JSON error shape. */
+function toTusError(error: PinfoldError): { status_code: number; body: string } {
+  return {
+    status_code: httpStatusFor(error.code, error.userError),
+    body: JSON.stringify({ error: { code: error.code, message: error.userError ? error.message : 'internal error' } }),
+  }
+}
