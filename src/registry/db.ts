@@ -7,6 +7,7 @@ import pg from 'pg'
 import type { Logger } from 'pino'
 import { PinfoldError } from '../core/errors.ts'
 import { migration0001 } from './migrations/0001-initial.ts'
+import { migration0002 } from './migrations/0002-node-cluster-state.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -26,6 +27,7 @@ export interface RegistryContext {
 export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001-initial': migration0001(dialect),
+    '0002-node-cluster-state': migration0002(),
   }
 }
 

@@ -18,6 +18,12 @@ export interface StorageNode {
   lastSeen: number | null
   revoked: boolean
   createdAt: number
+  /** Highest change-feed seq the node acknowledged (0 = none). */
+  cursor: number
+  /** The node's last full report (storage paths, counts, version…), as the cluster stores it. */
+  info: Record<string, unknown>
+  /** Admin asked this node's pins to move elsewhere before it leaves. */
+  draining: boolean
 }
 
 function toNode(row: Selectable<NodesTable>): StorageNode {
@@ -32,6 +38,9 @@ function toNode(row: Selectable<NodesTable>): StorageNode {
     lastSeen: row.last_seen === null ? null : Number(row.last_seen),
     revoked: Number(row.revoked) !== 0,
     createdAt: Number(row.created_at),
+    cursor: Number(row.cursor),
+    info: parseJson(row.info, {}),
+    draining: Number(row.draining) !== 0,
   }
 }
 
@@ -70,7 +79,7 @@ export class Nodes {
       if (isUniqueViolation(err)) throw conflict(`node ${input.id} is already registered`, err)
       throw err
     }
-    return toNode(row)
+    return toNode({ ...row, cursor: 0, info: '{}', draining: 0 })
   }
 
   async get(id: string): Promise<StorageNode | undefined> {
@@ -88,9 +97,17 @@ export class Nodes {
   /** Records a heartbeat/status report. False when unknown. */
   async heartbeat(
     id: string,
-    report: { status?: NodeStatus; capacity?: Record<string, number>; address?: string | null; at?: number },
+    report: {
+      status?: NodeStatus
+      capacity?: Record<string, number>
+      address?: string | null
+      /** Replaces the stored report (JSON-serialisable). */
+      info?: Record<string, unknown>
+      at?: number
+    },
   ): Promise<boolean> {
     const set: Partial<Selectable<NodesTable>> = { last_seen: report.at ?? now() }
+    if (report.info !== undefined) set.info = JSON.stringify(report.info)
     if (report.status !== undefined) set.status = report.status
     if (report.capacity !== undefined) set.capacity = JSON.stringify(report.capacity)
     if (report.address !== undefined) set.address = report.address
@@ -104,6 +121,22 @@ export class Nodes {
     if (input.tags !== undefined) set.tags = JSON.stringify(input.tags)
     if (Object.keys(set).length === 0) return (await this.get(id)) !== undefined
     const r = await this.#ctx.db.updateTable('nodes').set(set).where('id', '=', id).executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  /**
+   * Stores the change-feed position the node acknowledged. Only moves forward: a stale or
+   * replayed ack never rewinds it. False when the node is unknown or the cursor was ahead.
+   */
+  async setCursor(id: string, seq: number): Promise<boolean> {
+    if (!Number.isSafeInteger(seq) || seq < 0) throw invalidArgument('cursor must be a non-negative integer')
+    const r = await this.#ctx.db.updateTable('nodes').set({ cursor: seq }).where('id', '=', id).where('cursor', '<', seq).executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  /** Marks (or unmarks) a node as draining. False when unknown. */
+  async setDraining(id: string, draining: boolean): Promise<boolean> {
+    const r = await this.#ctx.db.updateTable('nodes').set({ draining: draining ? 1 : 0 }).where('id', '=', id).executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
   }
 

@@ -207,6 +207,33 @@ export class Pins {
     return rows.map(toPin)
   }
 
+  /**
+   * Pins no node is asked to hold (no allocation in queued/pinning/pinned/failed), oldest
+   * first: what the allocator must place. One anti-join over the allocations primary key.
+   */
+  async listUnallocated(opts: { limit?: number } = {}): Promise<Pin[]> {
+    const limit = pageSize(opts.limit, 1000, 10_000)
+    const rows = await this.#ctx.db
+      .selectFrom('pins')
+      .selectAll()
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('allocations')
+              .select('allocations.cid')
+              .whereRef('allocations.cid', '=', 'pins.cid')
+              .where('allocations.status', 'in', ['queued', 'pinning', 'pinned', 'failed']),
+          ),
+        ),
+      )
+      .orderBy('created_at')
+      .orderBy('cid')
+      .limit(limit)
+      .execute()
+    return rows.map(toPin)
+  }
+
   /** Number of pins (admin/metrics). */
   async count(): Promise<number> {
     const r = await this.#ctx.db

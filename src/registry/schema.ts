@@ -109,6 +109,12 @@ export interface NodesTable {
   last_seen: number | null
   revoked: number
   created_at: number
+  /** Added by 0002: highest change seq the node acknowledged. */
+  cursor: Generated<number>
+  /** Added by 0002: the node's last report (JSON). */
+  info: Generated<string>
+  /** Added by 0002: 1 while the node is being drained. */
+  draining: Generated<number>
 }
 
 export interface AllocationsTable {
