@@ -157,11 +157,12 @@ class PipelineUploadService implements UploadService {
     const userError = error instanceof PinfoldError && error.userError
     if (!userError) this.#log.error({ err: error, upload: uploadId, stage }, 'upload failed')
     const reason = error instanceof Error ? error.message : String(error)
+    // files first: once a client sees `error`, nothing of the upload is left on disk
+    await discard?.().catch((cause: unknown) => this.#log.warn({ err: cause, upload: uploadId }, 'could not remove upload files'))
     await this.#c.registry.uploads
       .setStatus(accountId, uploadId, 'error', { stage, reason })
       .catch((cause: unknown) => this.#log.warn({ err: cause, upload: uploadId }, 'could not record upload failure'))
     this.#c.metrics.uploads.inc({ status: 'error' })
-    await discard?.().catch((cause: unknown) => this.#log.warn({ err: cause, upload: uploadId }, 'could not remove upload files'))
   }
 
   async get(accountId: string, id: string): Promise<Upload> {

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import multipart from '@fastify/multipart'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
@@ -97,7 +98,13 @@ export async function uploadRoutes(app: FastifyInstance, components: Coordinator
         // refuse by the declared size before reading the body; the close stops the client sending it
         reply.header('connection', 'close')
         checkDeclaredLength(limits, request.headers['content-length'])
-        const received = await receiveMultipart(request, { service: uploads, accountId: principal.accountId, limits })
+        const received = await receiveMultipart(request, { service: uploads, accountId: principal.accountId, limits }).catch(
+          async (error: unknown) => {
+            // a client still sending a small remainder should read our answer, not a reset
+            if (await drainBody(request.raw, DRAIN_LIMIT_BYTES)) reply.removeHeader('connection')
+            throw error
+          },
+        )
         reply.removeHeader('connection')
         const background = (request.query as { async?: unknown }).async === 'true' || (request.query as { async?: unknown }).async === true
         const outcome = await uploads.complete(principal.accountId, received.upload.id, received.request, { background })
@@ -155,6 +162,35 @@ export async function uploadRoutes(app: FastifyInstance, components: Coordinator
       schema: { ...schema, params: IdParams },
       handler: (request, reply) => tus.handle(request, reply),
     })
+  })
+}
+
+/** Bytes of an unread body we swallow after a refusal rather than cutting the connection. */
+const DRAIN_LIMIT_BYTES = 1024 * 1024
+
+/** Reads and discards the rest of a request body; false when it was too large or never ended. */
+function drainBody(raw: IncomingMessage, limit: number): Promise<boolean> {
+  if (raw.readableEnded) return Promise.resolve(true)
+  return new Promise((resolve) => {
+    let seen = 0
+    const finish = (ok: boolean) => {
+      clearTimeout(timer)
+      raw.off('data', onData)
+      raw.off('end', onEnd)
+      raw.off('close', onClose)
+      resolve(ok)
+    }
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length
+      if (seen > limit) finish(false)
+    }
+    const onEnd = () => finish(true)
+    const onClose = () => finish(raw.readableEnded)
+    const timer = setTimeout(() => finish(false), 2000)
+    raw.on('data', onData)
+    raw.on('end', onEnd)
+    raw.on('close', onClose)
+    raw.resume()
   })
 }
 
