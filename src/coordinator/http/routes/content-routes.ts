@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, RouteHandlerMethod } from 'fastify'
 import Type from 'typebox'
 import { parsePath } from '../../../registry/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
@@ -38,10 +38,13 @@ export function contentRoutes(app: FastifyInstance, components: CoordinatorCompo
   const deps: EntryContentDeps = { registry, source: repo.blocks, metrics, logger: logger.child({ component: 'coordinator:content' }) }
   // no schema serializer for streamed bodies: the response schemas only document them
   const send = (request: FastifyRequest, reply: FastifyReply, target: EntryContentRequest) => sendEntryContent(request, reply, target, deps)
+  // HEAD is declared with GET, not left to Fastify's implicit HEAD route, which would
+  // overwrite the file's Content-Length with 0 for a bodiless reply
+  const getAndHead = (url: string, schema: FastifySchema, handler: RouteHandlerMethod) => app.route({ method: ['GET', 'HEAD'], url, schema, handler })
 
-  app.get(
+  getAndHead(
     '/api/v1/entries/:id/content',
-    { schema: { tags: ['files'], summary: 'Download an entry (file bytes, or tar of a folder/directory)', params: IdParams, querystring: ContentQuery, response: ContentResponses } },
+    { tags: ['files'], summary: 'Download an entry (file bytes, or tar of a folder/directory)', params: IdParams, querystring: ContentQuery, response: ContentResponses },
     async (request, reply) => {
       const { id } = request.params as { id: string }
       const query = request.query as ContentQueryValue
@@ -51,9 +54,9 @@ export function contentRoutes(app: FastifyInstance, components: CoordinatorCompo
     },
   )
 
-  app.get(
+  getAndHead(
     '/api/v1/content',
-    { schema: { tags: ['files'], summary: 'Download by path (newest version by mtime; may reach into a folder)', querystring: ContentByPathQuery, response: ContentResponses } },
+    { tags: ['files'], summary: 'Download by path (newest version by mtime; may reach into a folder)', querystring: ContentByPathQuery, response: ContentResponses },
     async (request, reply) => {
       const query = request.query as ContentQueryValue & { path: string }
       const accountId = accountScope(await authenticate(request, 'read'), query.accountId)
@@ -64,9 +67,9 @@ export function contentRoutes(app: FastifyInstance, components: CoordinatorCompo
     },
   )
 
-  app.get(
+  getAndHead(
     '/api/v1/cids/:cid/content',
-    { schema: { tags: ['files'], summary: 'Download by CID (only content the account holds as an entry)', params: CidParams, querystring: ContentQuery, response: ContentResponses } },
+    { tags: ['files'], summary: 'Download by CID (only content the account holds as an entry)', params: CidParams, querystring: ContentQuery, response: ContentResponses },
     async (request, reply) => {
       const { cid } = request.params as { cid: string }
       const query = request.query as ContentQueryValue
