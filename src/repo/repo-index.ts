@@ -1,11 +1,21 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
-import { PRAGMAS, SCHEMA, SCHEMA_VERSION, SQL } from './sql.ts'
+import { INDEXES, MIGRATE_1_TO_2, PRAGMAS, SCHEMA, SCHEMA_VERSION, SQL } from './sql.ts'
 
 /** A block row of the index. */
 export interface BlockRow {
   mh: Uint8Array
   /** CID bytes as first stored. */
   cid: Uint8Array
+  pathId: string
+  size: number
+  /** Pack file holding the block at byte `off`; `undefined` for a schema-1 one-file-per-block row. */
+  pack: string | undefined
+  off: number
+}
+
+/** A pack file: one batch's blocks, back to back, in `<path>/blocks/packs/<id>.pack`. */
+export interface PackRow {
+  id: string
   pathId: string
   size: number
 }
@@ -43,10 +53,13 @@ export class RepoIndex {
     this.#db = new DatabaseSync(file)
     this.#db.exec(PRAGMAS)
     this.#db.exec(SCHEMA)
+    const columns = this.#db.prepare('PRAGMA table_info(blocks)').all() as Array<{ name: string }>
+    if (!columns.some((c) => c.name === 'pack')) this.#db.exec(MIGRATE_1_TO_2)
+    this.#db.exec(INDEXES)
     const s: Partial<Statements> = {}
     for (const [key, sql] of Object.entries(SQL)) s[key as keyof Statements] = this.#db.prepare(sql)
     this.#s = s as Statements
-    if (this.#s.getMeta.get('schema') === undefined) this.#s.setMeta.run('schema', String(SCHEMA_VERSION))
+    this.#s.setMeta.run('schema', String(SCHEMA_VERSION))
   }
 
   /** Runs `fn` in one transaction (BEGIN IMMEDIATE … COMMIT; ROLLBACK on throw). */
@@ -67,32 +80,37 @@ export class RepoIndex {
   }
 
   getBlock(mh: Uint8Array): BlockRow | undefined {
-    const row = this.#s.getBlock.get(mh) as { cid: Uint8Array; pathId: string; size: number } | undefined
-    return row === undefined ? undefined : { mh, cid: row.cid, pathId: row.pathId, size: Number(row.size) }
-  }
-
-  /** Records files about to be renamed into place (one transaction), before the rename. */
-  journalFiles(files: Array<{ mh: Uint8Array; pathId: string }>): void {
-    this.transaction(() => {
-      for (const f of files) this.#s.insertPending.run(f.mh, f.pathId)
-    })
+    const row = this.#s.getBlock.get(mh) as RawBlockRow | undefined
+    return row === undefined ? undefined : toBlock({ ...row, mh })
   }
 
   /**
-   * Commits block rows and their links and clears their journal entries, in ONE transaction.
-   * Rows for blocks already indexed are left as they are (INSERT OR IGNORE).
+   * Commits pack rows, block rows and their links in ONE transaction (call only once every
+   * pack file is durable under its final name). Rows for blocks already indexed are left as
+   * they are (INSERT OR IGNORE); a pack none of whose rows was inserted is still recorded (GC
+   * removes it with its last block… or at once: see `deadPacks`).
    */
-  commitBlocks(rows: NewBlockRow[]): void {
+  commitBlocks(packs: PackRow[], rows: NewBlockRow[]): void {
     this.transaction(() => {
+      for (const p of packs) this.#s.insertPack.run(p.id, p.pathId, p.size)
       for (const row of rows) {
-        this.#s.insertBlock.run(row.mh, row.cid, row.pathId, row.size)
+        this.#s.insertBlock.run(row.mh, row.cid, row.pathId, row.size, row.pack ?? null, row.pack === undefined ? null : row.off)
         for (const link of row.links) this.#s.insertLink.run(row.mh, link.mh, link.cid)
-        this.#s.deletePending.run(row.mh, row.pathId)
       }
     })
   }
 
-  /** Journal entries with no matching block row: files that may exist on disk unindexed. */
+  /** True when the pack has a row (its file must be kept). */
+  hasPack(id: string): boolean {
+    return this.#s.hasPack.get(id) !== undefined
+  }
+
+  /** Ids of the packs recorded on storage path `pathId`. */
+  packIds(pathId: string): Set<string> {
+    return new Set((this.#s.packIds.all(pathId) as Array<{ id: string }>).map((r) => r.id))
+  }
+
+  /** Schema-1 journal entries with no matching block row: files that may exist on disk unindexed. */
   orphanFiles(): Array<{ mh: Uint8Array; pathId: string }> {
     return this.#s.orphanPending.all() as Array<{ mh: Uint8Array; pathId: string }>
   }
@@ -101,13 +119,23 @@ export class RepoIndex {
     this.#s.clearPending.run()
   }
 
-  /** Removes block rows and their outgoing links (one transaction). */
-  deleteBlocks(mhs: Uint8Array[]): void {
-    this.transaction(() => {
+  /**
+   * Removes block rows and their outgoing links, and the rows of `packs` (candidates) that no
+   * block uses any more, in one transaction. Returns the pack ids removed: their files may go.
+   */
+  deleteBlocks(mhs: Uint8Array[], packs: Iterable<string> = []): string[] {
+    return this.transaction(() => {
       for (const mh of mhs) {
         this.#s.deleteBlock.run(mh)
         this.#s.deleteLinks.run(mh)
       }
+      const dead: string[] = []
+      for (const id of new Set(packs)) {
+        if (this.#s.packInUse.get(id) !== undefined) continue
+        this.#s.deletePack.run(id)
+        dead.push(id)
+      }
+      return dead
     })
   }
 
@@ -115,8 +143,8 @@ export class RepoIndex {
   *blocks(): Generator<BlockRow> {
     let after: Uint8Array = new Uint8Array(0)
     for (;;) {
-      const page = this.#s.blockPage.all(after, PAGE) as unknown as BlockRow[]
-      for (const row of page) yield { ...row, size: Number(row.size) }
+      const page = this.#s.blockPage.all(after, PAGE) as unknown as RawBlockRow[]
+      for (const row of page) yield toBlock(row)
       const last = page.at(-1)
       if (last === undefined || page.length < PAGE) return
       after = last.mh
@@ -151,7 +179,7 @@ export class RepoIndex {
 
   /** Blocks reachable from no pin (mark via links, in SQL). */
   garbage(): BlockRow[] {
-    return (this.#s.garbage.all() as unknown as BlockRow[]).map((r) => ({ ...r, size: Number(r.size) }))
+    return (this.#s.garbage.all() as unknown as RawBlockRow[]).map(toBlock)
   }
 
   /** True when the block is reachable from any pin. */
@@ -194,6 +222,26 @@ export class RepoIndex {
 
   close(): void {
     if (this.#db.isOpen) this.#db.close()
+  }
+}
+
+interface RawBlockRow {
+  mh: Uint8Array
+  cid: Uint8Array
+  pathId: string
+  size: number | bigint
+  pack: string | null
+  off: number | bigint | null
+}
+
+function toBlock(row: RawBlockRow): BlockRow {
+  return {
+    mh: row.mh,
+    cid: row.cid,
+    pathId: row.pathId,
+    size: Number(row.size),
+    pack: row.pack ?? undefined,
+    off: Number(row.off ?? 0),
   }
 }
 

@@ -56,7 +56,7 @@ export interface RepoStat {
 
 export interface OpenRepoOptions {
   logger?: Logger
-  /** Blocks per write batch (default 256). */
+  /** Blocks per write batch (default 4096). */
   batchBlocks?: number
   /** Bytes per write batch (default 64 MiB). */
   batchBytes?: number
@@ -140,13 +140,27 @@ export async function openRepo(dir: string, options: OpenRepoOptions = {}): Prom
   }
 }
 
-/** Removes temp files and journaled-but-uncommitted block files left by a crash. */
+/**
+ * Removes crash leftovers: temp files, pack files with no pack row (renamed into place but
+ * never committed) and schema-1 journaled-but-uncommitted block files.
+ */
 async function recover(paths: StoragePaths, index: RepoIndex, log: Logger): Promise<void> {
   let temps = 0
   for (const id of paths.ids()) {
     const tmp = paths.tmpDir(id)
     for (const name of await readdir(tmp)) {
       await rm(join(tmp, name), { force: true, recursive: true })
+      temps++
+    }
+    const packDir = paths.packDir(id)
+    const names = await readdir(packDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return []
+      throw err
+    })
+    const known = index.packIds(id)
+    for (const name of names) {
+      if (!name.endsWith('.pack') || known.has(name.slice(0, -'.pack'.length))) continue
+      await rm(join(packDir, name), { force: true })
       temps++
     }
   }

@@ -5,7 +5,7 @@
  * and one pin. `cid` columns keep the CID bytes as first seen, for reporting.
  */
 
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export const PRAGMAS = `
 PRAGMA journal_mode = WAL;
@@ -20,10 +20,20 @@ CREATE TABLE IF NOT EXISTS meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- One row per durable block file.
+-- One row per durable block: bytes [off, off + size) of pack file \`pack\`, or (schema 1, pack
+-- NULL) the single file blocks/<shard>/<base32 mh>.
 CREATE TABLE IF NOT EXISTS blocks (
   mh BLOB PRIMARY KEY,
   cid BLOB NOT NULL,
+  path_id TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  pack TEXT,
+  off INTEGER
+) WITHOUT ROWID;
+
+-- One row per durable pack file (blocks/packs/<id>.pack on path path_id), written by one batch.
+CREATE TABLE IF NOT EXISTS packs (
+  id TEXT PRIMARY KEY,
   path_id TEXT NOT NULL,
   size INTEGER NOT NULL
 ) WITHOUT ROWID;
@@ -52,17 +62,33 @@ CREATE TABLE IF NOT EXISTS pending_files (
 ) WITHOUT ROWID;
 `
 
+/** Run after SCHEMA (and after migrating a schema-1 index). */
+export const INDEXES = `
+CREATE INDEX IF NOT EXISTS blocks_pack ON blocks (pack) WHERE pack IS NOT NULL;
+`
+
+/** Schema 1 → 2: pack columns (existing rows keep pack NULL: one file per block). */
+export const MIGRATE_1_TO_2 = `
+ALTER TABLE blocks ADD COLUMN pack TEXT;
+ALTER TABLE blocks ADD COLUMN off INTEGER;
+`
+
 export const SQL = {
   getMeta: 'SELECT value FROM meta WHERE key = ?',
   setMeta: 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
 
-  getBlock: 'SELECT cid, path_id AS pathId, size FROM blocks WHERE mh = ?',
+  getBlock: 'SELECT cid, path_id AS pathId, size, pack, off FROM blocks WHERE mh = ?',
   hasBlock: 'SELECT 1 AS one FROM blocks WHERE mh = ?',
-  insertBlock: 'INSERT OR IGNORE INTO blocks (mh, cid, path_id, size) VALUES (?, ?, ?, ?)',
+  insertBlock: 'INSERT OR IGNORE INTO blocks (mh, cid, path_id, size, pack, off) VALUES (?, ?, ?, ?, ?, ?)',
+  insertPack: 'INSERT INTO packs (id, path_id, size) VALUES (?, ?, ?)',
+  packInUse: 'SELECT 1 AS one FROM blocks WHERE pack = ? LIMIT 1',
+  deletePack: 'DELETE FROM packs WHERE id = ?',
+  hasPack: 'SELECT 1 AS one FROM packs WHERE id = ?',
+  packIds: 'SELECT id FROM packs WHERE path_id = ?',
   insertLink: 'INSERT OR IGNORE INTO links (parent, child, child_cid) VALUES (?, ?, ?)',
   deleteBlock: 'DELETE FROM blocks WHERE mh = ?',
   deleteLinks: 'DELETE FROM links WHERE parent = ?',
-  blockPage: 'SELECT mh, cid, path_id AS pathId, size FROM blocks WHERE mh > ? ORDER BY mh LIMIT ?',
+  blockPage: 'SELECT mh, cid, path_id AS pathId, size, pack, off FROM blocks WHERE mh > ? ORDER BY mh LIMIT ?',
   usedByPath: 'SELECT path_id AS pathId, SUM(size) AS used, COUNT(*) AS count FROM blocks GROUP BY path_id',
   totals: 'SELECT COUNT(*) AS count, COALESCE(SUM(size), 0) AS bytes FROM blocks',
 
@@ -103,7 +129,7 @@ export const SQL = {
       UNION
       SELECT l.child, 1 FROM links l JOIN live ON l.parent = live.mh WHERE live.expand = 1
     )
-    SELECT b.mh, b.cid, b.path_id AS pathId, b.size FROM blocks b
+    SELECT b.mh, b.cid, b.path_id AS pathId, b.size, b.pack, b.off FROM blocks b
     WHERE b.mh NOT IN (SELECT mh FROM live)`,
 
   /** 1 when multihash ?1 is reachable from some pin. */

@@ -225,6 +225,15 @@ export class StoragePaths {
     return join(this.#get(id).dir, 'blocks', shard, name)
   }
 
+  /** `<path>/blocks/packs`: pack files, one per committed batch (see `write-batch.ts`). */
+  packDir(id: string): string {
+    return join(this.#get(id).dir, 'blocks', 'packs')
+  }
+
+  packFile(id: string, pack: string): string {
+    return join(this.packDir(id), `${pack}.pack`)
+  }
+
   shardDir(id: string, mh: Uint8Array): string {
     return join(this.#get(id).dir, 'blocks', blockRelPath(mh).shard)
   }

@@ -1,95 +1,154 @@
-import { mkdir, open, rename, unlink } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { type FileHandle, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Logger } from 'pino'
 import { fsyncDir } from './json-file.ts'
-import { mapLimit } from './map-limit.ts'
 import type { NewBlockRow, RepoIndex } from './repo-index.ts'
 import type { StoragePaths } from './storage-paths.ts'
 
-/** One queued block: bytes kept in memory until its index row is committed. */
+/** One queued block: its row (pack + offset) and the write of its bytes into the pack. */
 export interface QueuedBlock {
   key: string
   row: NewBlockRow
-  bytes: Uint8Array
-  tmpFile: string
-  /** Resolves once the temp file is fully written (not synced). */
+  pack: PackWriter
+  /** Resolves once the bytes are in the pack file (not synced). */
   written: Promise<void>
 }
 
-const IO_CONCURRENCY = 32
+/** The blocks of one batch, in one pack file per storage path. */
+export interface Batch {
+  blocks: QueuedBlock[]
+  packs: Map<string, PackWriter>
+  bytes: number
+}
+
+export function newBatch(): Batch {
+  return { blocks: [], packs: new Map(), bytes: 0 }
+}
 
 /**
- * Makes a batch of temp files durable and visible, in this order:
- * fdatasync every temp file (concurrently) → create missing shard dirs → journal the
- * renames in the index → rename into place → fsync touched shard dirs (and `blocks/` when a
- * shard dir was created) → commit all index rows in ONE SQLite transaction.
- *
- * A crash at any point leaves: temp files (removed at open), or renamed files listed in the
- * journal without an index row (removed at open), never an index row for a non-durable file.
- * On failure every file of the batch is removed (best effort) and the error is rethrown.
+ * A pack file being written: `<path>/tmp/<id>.pack`, renamed to `<path>/blocks/packs/<id>.pack`
+ * when its batch commits. Blocks are appended back to back with positional writes (offsets are
+ * handed out synchronously, so concurrent appends never overlap). The handle stays open until
+ * the batch is committed, so queued blocks are read back from it whatever its name.
  */
-export async function commitBatch(
-  batch: QueuedBlock[],
-  paths: StoragePaths,
-  index: RepoIndex,
-  knownShards: Set<string>,
-  log: Logger,
-): Promise<NewBlockRow[]> {
-  const settled = await Promise.allSettled(batch.map((b) => b.written))
-  const ok = batch.filter((_, i) => settled[i]?.status === 'fulfilled')
-  if (ok.length === 0) return []
-  const started = performance.now()
-  let renamed = false
-  try {
-    await mapLimit(ok, IO_CONCURRENCY, async (b) => {
-      const handle = await open(b.tmpFile, 'r+')
-      try {
-        await handle.datasync()
-      } finally {
-        await handle.close()
-      }
-    })
-    const dirsToSync = new Set<string>()
-    for (const b of ok) {
-      const shardDir = paths.shardDir(b.row.pathId, b.row.mh)
-      dirsToSync.add(shardDir)
-      if (!knownShards.has(shardDir)) {
-        const created = await mkdir(shardDir, { recursive: true })
-        if (created !== undefined) dirsToSync.add(dirname(shardDir))
-        knownShards.add(shardDir)
-      }
-    }
-    index.journalFiles(ok.map((b) => ({ mh: b.row.mh, pathId: b.row.pathId })))
-    renamed = true
-    await mapLimit(ok, IO_CONCURRENCY, (b) => rename(b.tmpFile, paths.blockFile(b.row.pathId, b.row.mh)))
-    await mapLimit([...dirsToSync], IO_CONCURRENCY, fsyncDir)
-    const rows = ok.map((b) => b.row)
-    index.commitBlocks(rows)
-    log.debug({ blocks: ok.length, ms: Math.round(performance.now() - started) }, 'batch committed')
-    return rows
-  } catch (err) {
-    log.error({ err, blocks: ok.length }, 'batch commit failed')
-    await mapLimit(ok, IO_CONCURRENCY, async (b) => {
-      await unlink(b.tmpFile).catch(() => {})
-      if (renamed && !index.hasBlock(b.row.mh)) {
-        await unlink(paths.blockFile(b.row.pathId, b.row.mh)).catch(() => {})
-      }
-    }).catch(() => {})
-    throw err
+export class PackWriter {
+  readonly id: string
+  readonly pathId: string
+  readonly tmpFile: string
+  /** Bytes handed out so far (the pack's final size). */
+  size = 0
+  readonly #handle: Promise<FileHandle>
+
+  constructor(paths: StoragePaths, pathId: string) {
+    this.id = `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`
+    this.pathId = pathId
+    this.tmpFile = join(paths.tmpDir(pathId), `${this.id}.pack`)
+    this.#handle = open(this.tmpFile, 'wx+')
+    this.#handle.catch(() => {}) // reported by the first append
+  }
+
+  /** Reserves room for `bytes` at the end of the pack and writes them there. */
+  append(bytes: Uint8Array): { off: number; written: Promise<void> } {
+    const off = this.size
+    this.size += bytes.byteLength
+    return { off, written: this.#handle.then((h) => writeAll(h, bytes, off)) }
+  }
+
+  /** Reads `size` bytes at `off` (fewer if the file is shorter). */
+  async read(off: number, size: number): Promise<Uint8Array> {
+    return readAt(await this.#handle, off, size)
+  }
+
+  async sync(): Promise<void> {
+    await (await this.#handle).datasync()
+  }
+
+  /** Closes the handle (after pending operations); never throws. */
+  async close(): Promise<void> {
+    await this.#handle.then((h) => h.close()).catch(() => {})
   }
 }
 
-/** A fresh temp file name under the path's `tmp/` (same filesystem as `blocks/`). */
-export function tmpFileFor(paths: StoragePaths, pathId: string, key: string): string {
-  return join(paths.tmpDir(pathId), `${key.replace(/[^A-Za-z0-9]/g, '_').slice(-40)}.${process.pid}.${Math.random().toString(36).slice(2)}`)
+async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
+  let done = 0
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done)
+    done += bytesWritten
+  }
 }
 
-/** Writes `bytes` to a new file without syncing it (the batch syncs). */
-export async function writeTemp(file: string, bytes: Uint8Array): Promise<void> {
-  const handle = await open(file, 'wx')
+/** Reads up to `size` bytes at `off`; a shorter result means the file ends early. */
+export async function readAt(handle: FileHandle, off: number, size: number): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafe(size)
+  let done = 0
+  while (done < size) {
+    const { bytesRead } = await handle.read(buf, done, size - done, off + done)
+    if (bytesRead === 0) break
+    done += bytesRead
+  }
+  return new Uint8Array(buf.buffer, buf.byteOffset, done)
+}
+
+/**
+ * Makes a batch durable and visible, in this order: wait for its writes → fdatasync each pack
+ * (one per storage path, concurrently) → rename each into `blocks/packs/` → fsync those
+ * directories (and `blocks/` when `packs/` was created) → commit the pack rows, block rows and
+ * links in ONE SQLite transaction (synchronous=FULL).
+ *
+ * A crash at any point leaves: temp packs (removed at open), or renamed packs with no pack row
+ * (removed at open), never an index row pointing at bytes that are not durable. Blocks whose
+ * write failed get no row (their bytes stay as dead space in the pack). On failure every file
+ * of the batch is removed (best effort) and the error rethrown. Returns the committed rows.
+ * Pack handles are left open: the caller closes them once the blocks left its pending map.
+ */
+export async function commitBatch(
+  batch: Batch,
+  paths: StoragePaths,
+  index: RepoIndex,
+  knownDirs: Set<string>,
+  log: Logger,
+): Promise<NewBlockRow[]> {
+  const blocks = batch.blocks
+  const settled = await Promise.allSettled(blocks.map((b) => b.written))
+  const ok = blocks.filter((_, i) => settled[i]?.status === 'fulfilled')
+  const used = new Set(ok.map((b) => b.pack))
+  const packs = [...batch.packs.values()]
+  const renamed = new Set<PackWriter>()
+  const started = performance.now()
   try {
-    await handle.writeFile(bytes)
-  } finally {
-    await handle.close()
+    for (const p of packs) if (!used.has(p)) await unlink(p.tmpFile).catch(() => {})
+    if (ok.length === 0) return []
+    const live = packs.filter((p) => used.has(p))
+    await Promise.all(live.map((p) => p.sync()))
+    const dirsToSync = new Set<string>()
+    for (const p of live) {
+      const dir = paths.packDir(p.pathId)
+      dirsToSync.add(dir)
+      if (!knownDirs.has(dir)) {
+        const created = await mkdir(dir, { recursive: true })
+        if (created !== undefined) dirsToSync.add(dirname(dir))
+        knownDirs.add(dir)
+      }
+    }
+    for (const p of live) {
+      await rename(p.tmpFile, paths.packFile(p.pathId, p.id))
+      renamed.add(p)
+    }
+    await Promise.all([...dirsToSync].map(fsyncDir))
+    const rows = ok.map((b) => b.row)
+    index.commitBlocks(
+      live.map((p) => ({ id: p.id, pathId: p.pathId, size: p.size })),
+      rows,
+    )
+    log.debug({ blocks: ok.length, packs: live.length, ms: Math.round(performance.now() - started) }, 'batch committed')
+    return rows
+  } catch (err) {
+    log.error({ err, blocks: ok.length }, 'batch commit failed')
+    for (const p of packs) {
+      await unlink(p.tmpFile).catch(() => {})
+      if (renamed.has(p) && !index.hasPack(p.id)) await unlink(paths.packFile(p.pathId, p.id)).catch(() => {})
+    }
+    throw err
   }
 }

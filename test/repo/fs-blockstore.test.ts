@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
@@ -23,24 +23,46 @@ blockstoreConformance('repo disk store (batch of 1 block)', async () => {
 })
 
 describe('disk store', () => {
-  it('keeps flushed blocks across close/open, one file per block under blocks/<shard>/', async () => {
+  it('keeps flushed blocks across close/open, in one pack file per batch under blocks/packs/', async () => {
     const dir = await tempDir()
     await initRepo(dir)
     let repo = await openRepo(dir, { batchBlocks: 4 })
     const blocks = await Promise.all(Array.from({ length: 10 }, (_, i) => rawBlock(pseudoRandom(1000 + i, i + 1))))
     for (const b of blocks) await repo.blocks.put(b.cid, b.bytes)
+    // queued blocks are readable before they commit
+    for (const b of blocks) assert.deepEqual(await repo.blocks.get(b.cid), b.bytes)
     await repo.close()
     repo = await openRepo(dir)
     for (const b of blocks) assert.deepEqual(await repo.blocks.get(b.cid), b.bytes)
     assert.equal((await repo.stat()).blocks, 10)
-    const shards = await readdir(join(dir, 'store', 'blocks'))
-    let files = 0
-    for (const s of shards) {
-      assert.equal(s.length, 2)
-      files += (await readdir(join(dir, 'store', 'blocks', s))).length
-    }
-    assert.equal(files, 10)
+    const packs = await readdir(join(dir, 'store', 'blocks', 'packs'))
+    assert.equal(packs.length, 3, '4 + 4 + 2 blocks')
+    assert.ok(packs.every((p) => p.endsWith('.pack')))
     assert.deepEqual(await readdir(join(dir, 'store', 'tmp')), [])
+    await repo.close()
+  })
+
+  it('removes a pack file with its last block, and unreferenced packs at open', async () => {
+    const dir = await tempDir()
+    await initRepo(dir)
+    let repo = await openRepo(dir, { batchBlocks: 2 })
+    const [a, b] = await Promise.all([rawBlock(pseudoRandom(100, 11)), rawBlock(pseudoRandom(100, 12))])
+    assert.ok(a && b)
+    await repo.blocks.put(a.cid, a.bytes)
+    await repo.blocks.put(b.cid, b.bytes)
+    await repo.blocks.flush()
+    const packDir = join(dir, 'store', 'blocks', 'packs')
+    assert.equal((await readdir(packDir)).length, 1)
+    await repo.blocks.delete(a.cid)
+    assert.equal((await readdir(packDir)).length, 1, 'still holds b')
+    assert.deepEqual(await repo.blocks.get(b.cid), b.bytes)
+    await repo.blocks.delete(b.cid)
+    assert.deepEqual(await readdir(packDir), [])
+    await repo.close()
+    // a pack renamed into place whose rows never committed (crash) is removed at open
+    await writeFile(join(packDir, 'orphan.pack'), 'x')
+    repo = await openRepo(dir)
+    assert.deepEqual(await readdir(packDir), [])
     await repo.close()
   })
 

@@ -2,22 +2,29 @@ import assert from 'node:assert/strict'
 import { unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { base32 } from 'multiformats/bases/base32'
+import { DatabaseSync } from 'node:sqlite'
 import type { CID } from 'multiformats/cid'
 import { importBytes } from '../../src/core/index.ts'
 import { initRepo, openRepo } from '../../src/repo/index.ts'
 import { pseudoRandom, tempDir, walkAll } from './helpers.ts'
 
+/** The pack file holding `cid` (with batchBlocks: 1, a pack holds exactly one block). */
 function fileOf(dir: string, cid: CID): string {
-  const name = base32.baseEncode(cid.multihash.bytes)
-  return join(dir, 'store', 'blocks', name.slice(-3, -1), name)
+  const db = new DatabaseSync(join(dir, 'index.sqlite'), { readOnly: true })
+  try {
+    const row = db.prepare('SELECT pack, off FROM blocks WHERE mh = ?').get(cid.multihash.bytes) as { pack: string; off: number }
+    assert.equal(row.off, 0)
+    return join(dir, 'store', 'blocks', 'packs', `${row.pack}.pack`)
+  } finally {
+    db.close()
+  }
 }
 
 describe('verify', () => {
   it('finds a block changed on disk and a deleted one, reports damaged pins, and drop removes them', async () => {
     const dir = await tempDir()
     await initRepo(dir)
-    const repo = await openRepo(dir)
+    const repo = await openRepo(dir, { batchBlocks: 1 })
     const damaged = await importBytes(pseudoRandom(1_000_000, 1), repo.blocks)
     const healthy = await importBytes(pseudoRandom(1_000_000, 2), repo.blocks)
     await repo.pins.add(damaged.cid)
