@@ -5,8 +5,11 @@ import type { BlockSink } from './blockstore.ts'
 import { PinfoldError } from './errors.ts'
 import { type ImportCandidate, type ImportedEntry, type ImportOptions, importEntries } from './import.ts'
 
-/** Read size when streaming files: one default chunk, so memory stays bounded per file. */
-const READ_CHUNK_BYTES = 256 * 1024
+/**
+ * Largest read when streaming a file: a multiple of every profile's chunk size, so fixed-size
+ * chunks are views into the read buffer (no copy); smaller files are read in one go.
+ */
+const READ_CHUNK_BYTES = 4 * 1024 * 1024
 
 /**
  * Imports files and directories from disk as `ipfs add -r` does: each argument is
@@ -38,7 +41,7 @@ async function* walk(fsPath: string, name: string, options: ImportOptions): Asyn
   if (options.preserveMtime === true) meta.mtime = info.mtime
   if (options.preserveMode === true) meta.mode = info.mode & 0o7777
   if (info.isFile()) {
-    yield { path: name, content: readFile(fsPath), ...meta }
+    yield { path: name, content: readFile(fsPath, info.size), ...meta }
   } else if (info.isDirectory()) {
     yield { path: name, ...meta }
     const children = await readdir(fsPath).catch((err: unknown) => {
@@ -50,9 +53,11 @@ async function* walk(fsPath: string, name: string, options: ImportOptions): Asyn
   }
 }
 
-async function* readFile(fsPath: string): AsyncGenerator<Uint8Array> {
+async function* readFile(fsPath: string, size: number): AsyncGenerator<Uint8Array> {
+  // Sized to the file (as of lstat), so a small file does not pin a 4 MiB buffer.
+  const highWaterMark = Math.max(64 * 1024, Math.min(READ_CHUNK_BYTES, size))
   try {
-    for await (const chunk of createReadStream(fsPath, { highWaterMark: READ_CHUNK_BYTES })) {
+    for await (const chunk of createReadStream(fsPath, { highWaterMark })) {
       yield chunk as Buffer
     }
   } catch (err) {

@@ -7,6 +7,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { BlockSink } from './blockstore.ts'
 import { assertSafeName } from './cid-path.ts'
 import { PinfoldError } from './errors.ts'
+import { fastBufferImporter } from './fast-leaves.ts'
 import type { ProgressEvent, ProgressOptions } from './options.ts'
 import { importerOptions, type LayoutOptions } from './profiles.ts'
 import { dagPbLeafImporter } from './single-leaf-fix.ts'
@@ -106,6 +107,9 @@ export async function importBytes(
   return toImportedEntry(last)
 }
 
+/** Leaves in flight per file (importer default 10): enough to keep the thread pool busy. */
+const BLOCK_WRITE_CONCURRENCY = 16
+
 function runImporter(
   candidates: AsyncIterable<UnixfsCandidate> | Iterable<UnixfsCandidate>,
   sink: BlockSink,
@@ -122,9 +126,14 @@ function runImporter(
     },
   }
   const rawLeaves = layout.rawLeaves ?? options.profile === 'v1-2025'
+  const cidVersion = layout.cidVersion ?? (options.profile === 'v1-2025' ? 1 : 0)
   if (!rawLeaves && (options.preserveMtime === true || options.preserveMode === true)) {
-    opts.bufferImporter = dagPbLeafImporter(layout.cidVersion ?? (options.profile === 'v1-2025' ? 1 : 0))
+    opts.bufferImporter = dagPbLeafImporter(cidVersion)
+  } else {
+    opts.bufferImporter = fastBufferImporter({ cidVersion, rawLeaves })
   }
+  // Leaves of one file hashed (thread pool) and written concurrently; results stay in order.
+  opts.blockWriteConcurrency = BLOCK_WRITE_CONCURRENCY
   // The importer only needs `put`; our sink's signature is compatible (the CID it returns is unused).
   const store = {
     // The importer takes no signal; checking here and per candidate stops it promptly.
