@@ -15,7 +15,7 @@ import { PinfoldError } from '../core/errors.ts'
  *    `refused` and close
  * 4. then, in any order: `changes`/`ack` (the allocation feed, resumed from the node's
  *    cursor), `report` (capacity, every few seconds), `status` (executor outcomes, batched),
- *    `sync-*` (anti-entropy rounds), `locate`/`sources`.
+ *    `sync-*` (anti-entropy rounds), `locate`/`sources`, `ingested` (drop-folder files).
  *
  * Every frame is validated against these schemas on receipt; an invalid frame closes the
  * session with ERR_INVALID_CONTROL_MESSAGE.
@@ -149,7 +149,36 @@ export const SourcesMessage = Type.Object({
   sources: Type.Array(Type.Object({ cid: Cid, urls: Type.Array(Url, { maxItems: 32 }) }), { maxItems: 1000 }),
 })
 
-const NodeToCoordinator = [JoinMessage, AckMessage, ReportMessage, StatusMessage, SyncMessage, SyncDoneMessage, LocateMessage]
+/**
+ * Node → coordinator: a file dropped into the node's `incoming/` folder was imported and
+ * pinned on the node (then moved to `indexed/<path>`). The coordinator records it under
+ * `path` (relative to `incoming/`, `/`-separated, newest `mtime` wins on lookups) for
+ * `account` (an email; the coordinator's default ingest account when absent) and
+ * replicates it like an upload — keeping this node's copy allocated. Sent once per file;
+ * a node re-sends the ones not yet sent after a reconnect, so handling must be idempotent
+ * (same path + cid + mtime = same file).
+ */
+export const IngestedMessage = Type.Object({
+  type: Type.Literal('ingested'),
+  path: Type.String({ minLength: 1, maxLength: 4096 }),
+  cid: Cid,
+  /** File size in bytes. */
+  size: Type.Number({ minimum: 0 }),
+  /** Modification time, epoch milliseconds. */
+  mtime: Type.Number({ minimum: 0 }),
+  account: Type.Optional(Type.String({ maxLength: 320 })),
+})
+
+const NodeToCoordinator = [
+  JoinMessage,
+  AckMessage,
+  ReportMessage,
+  StatusMessage,
+  SyncMessage,
+  SyncDoneMessage,
+  LocateMessage,
+  IngestedMessage,
+]
 const CoordinatorToNode = [
   ChallengeMessage,
   WelcomeMessage,
