@@ -11,9 +11,10 @@ import type { Repo } from '../../repo/index.ts'
  *   costs one collection, and never runs concurrently with itself (a release during a
  *   collection schedules one more afterwards).
  * - Re-referencing wins: a CID that the registry pins again (an upload of the same bytes)
- *   before the collection starts is pinned again in the repo, so GC keeps it. The window
- *   that remains (an upload registered between that re-check and GC's mark phase while its
- *   repo pin was removed) needs uploads to re-pin after registering; see docs.
+ *   before the collection starts is pinned again in the repo, so GC keeps it. One narrow
+ *   window remains: an upload whose repo pin this service removed (it pinned between our
+ *   registry check and `pins.rm`) and that registers only after the pre-GC re-check. Closing
+ *   it needs uploads to re-pin in the repo after registering, under the repo's add lock.
  * - Best effort: failures are logged, never thrown at the request that released the CID;
  *   a pin left behind only costs space, never loses data.
  */
