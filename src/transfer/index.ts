@@ -5,3 +5,4 @@
 export * from './gateway/index.ts'
 export type { ServeOptions, ServedHandler } from './node-http-adapter.ts'
 export { serveHandler, toWebRequest, writeWebResponse } from './node-http-adapter.ts'
+export * from './fetch/index.ts'

@@ -1,0 +1,10 @@
+/**
+ * The verifying, resumable DAG fetcher a storage node replicates with: CARs from IPFS
+ * trustless gateways, every block checked against its CID and its parent's link.
+ */
+export type { BandwidthLimiter, BandwidthLimiterOptions } from './bandwidth.ts'
+export { createBandwidthLimiter } from './bandwidth.ts'
+export type { SourceFailure } from './errors.ts'
+export { FetchFailedError, SourceFailedError, UnexpectedBlockError } from './errors.ts'
+export type { DagSource, FetchDagOptions, FetchDagResult, FetchProgressEvent } from './fetch-dag.ts'
+export { fetchDag } from './fetch-dag.ts'
