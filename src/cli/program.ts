@@ -11,6 +11,7 @@ import { registerInit } from './commands/init.ts'
 import { registerKeys } from './commands/keys.ts'
 import { registerLogin } from './commands/login.ts'
 import { registerLs } from './commands/ls.ts'
+import { registerNode } from './commands/node.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerRepo } from './commands/repo.ts'
 import { registerServe } from './commands/serve.ts'
@@ -45,6 +46,7 @@ export function createProgram(io: CliIo): Command {
     registerFiles,
     registerKeys,
     registerUsage,
+    registerNode,
   ]) {
     register(program, ctx)
   }

@@ -1,0 +1,45 @@
+import type { Command } from 'commander'
+import { type NodeConfigInput, resolveNodeConfig, startNode } from '../../node/index.ts'
+import type { CliContext } from '../cli-context.ts'
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+/** `pinfold node --join URL --secret S …`: runs a storage node until SIGINT/SIGTERM. */
+export function registerNode(program: Command, ctx: CliContext): void {
+  program
+    .command('node')
+    .description('run a storage node that joins a coordinator')
+    .option('--join <url>', 'coordinator URL, e.g. http://10.0.0.1:8080')
+    .option('--secret <secret>', 'cluster secret (default: $PINFOLD_CLUSTER_SECRET)')
+    .option('--repo <dir>', 'node repository directory (default ./pinfold-node)')
+    .option('--storage-path <dir[:max][:weight]>', 'storage path, repeatable (max e.g. 500GB, 0 = unlimited; weight 0 = read-only)', collect)
+    .option('--tag <key=value>', 'node tag, repeatable (e.g. region=eu)', collect)
+    .option('--listen <host:port>', 'peer gateway address (default 127.0.0.1:0, any free port)')
+    .option('--advertise <url>', 'URL peers reach the gateway at (default: from --listen)')
+    .option('--bandwidth <rate>', 'replication bandwidth cap, e.g. 50MB/s')
+    .option('--name <name>', 'display name (default: the node id)')
+    .option('--ingest-account <email>', 'account that drop-folder files are registered for')
+    .option('--chunk-size <n>', 'executor: queue items loaded at a time (default 10000)')
+    .option('--concurrency <n>', 'executor: pins at once (default 4)')
+    .option('--repair-interval <duration>', 'verify and repair every … (default 1h, 0 = on demand only)')
+    .option('--report-interval <duration>', 'capacity report every … (default 5s)')
+    .option('--ingest-poll <duration>', 'drop-folder poll interval (default 2s)')
+    .action(async (flags: NodeConfigInput) => {
+      // the global --repo (before `node`) also names the node repo when given
+      const repo = flags.repo ?? program.opts<{ repo?: string }>().repo
+      const config = resolveNodeConfig({ ...flags, ...(repo === undefined ? {} : { repo }) }, ctx.io.env)
+      const node = await startNode(config)
+      // printed last: scripts and tests wait for this line
+      ctx.print(`Pinfold node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl}, joining ${config.join}`)
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop)
+          process.off('SIGTERM', stop)
+          resolve()
+        }
+        process.on('SIGINT', stop)
+        process.on('SIGTERM', stop)
+      })
+      await node.close()
+    })
+}

@@ -1,0 +1,98 @@
+import { CID } from 'multiformats/cid'
+import type { Logger } from 'pino'
+import type { AbortOptions } from '../../core/index.ts'
+import type { Repo } from '../../repo/index.ts'
+import type { BandwidthLimiter, DagSource, FetchDagOptions, FetchDagResult } from '../../transfer/fetch/index.ts'
+import type { ExecutorWorker } from './executor.ts'
+
+/** `fetchDag`'s shape, injectable for tests. */
+export type FetchDagFn = (
+  root: CID,
+  store: Repo['blocks'],
+  options: FetchDagOptions,
+) => Promise<FetchDagResult>
+
+export interface RepoWorkerOptions {
+  repo: Repo
+  fetchDag: FetchDagFn
+  /** Where a CID can be fetched from (the coordinator's `locate`); may be empty. */
+  locate(cid: string): Promise<string[]>
+  /** Always tried last: the coordinator's own /ipfs/. */
+  fallbackSources(): string[]
+  /** The current peer token, sent as `Authorization: Bearer` to every source. */
+  peerToken(): string | undefined
+  /** This node's own gateway URL, never used as a source. */
+  selfUrl?: string
+  limiter?: BandwidthLimiter
+  /** Fetch requests in flight per DAG. Default 4. */
+  parallelism?: number
+  /** GC runs this long after the last unpin. Default 5 s. */
+  gcDebounceMs?: number
+  logger: Logger
+}
+
+/** Base URL of a source, whatever form the coordinator named it in. */
+export function sourceBase(url: string): string {
+  const at = url.indexOf('/ipfs/')
+  return (at >= 0 ? url.slice(0, at) : url).replace(/\/+$/, '')
+}
+
+/**
+ * Pins by fetching the DAG (verified, resumable) from the sources the coordinator names,
+ * then the coordinator itself, into the repo and pinning it — both inside `repo.runAdd`, so
+ * GC cannot collect fetched blocks before the pin. Unpins with `pins.rm` and a debounced GC.
+ */
+export function createRepoWorker(options: RepoWorkerOptions): ExecutorWorker & { close(): Promise<void> } {
+  const { repo, logger } = options
+  const gcDebounceMs = options.gcDebounceMs ?? 5000
+  let gcTimer: NodeJS.Timeout | undefined
+  let gcRunning: Promise<void> | undefined
+  let closed = false
+
+  const runGc = () => {
+    gcTimer = undefined
+    if (closed) return
+    gcRunning = repo
+      .gc()
+      .then((result) => logger.info({ removedBlocks: result.removedBlocks, removedBytes: result.removedBytes }, 'gc after unpins'))
+      .catch((err: unknown) => logger.warn({ err }, 'gc failed'))
+      .finally(() => {
+        gcRunning = undefined
+      })
+  }
+
+  return {
+    async pin(cidText: string, abort: AbortOptions) {
+      const cid = CID.parse(cidText)
+      if (await repo.pins.get(cid, abort)) return
+      const located = await options.locate(cidText)
+      const self = options.selfUrl === undefined ? undefined : sourceBase(options.selfUrl)
+      const urls = [...new Set([...located, ...options.fallbackSources()].map(sourceBase))].filter((u) => u !== self)
+      const token = options.peerToken()
+      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
+      const sources: DagSource[] = urls.map((url) => ({ url, headers }))
+      await repo.runAdd(async () => {
+        const fetchOptions: FetchDagOptions = { sources, parallelism: options.parallelism ?? 4 }
+        if (abort.signal !== undefined) fetchOptions.signal = abort.signal
+        if (options.limiter !== undefined) fetchOptions.bandwidthBytesPerSecond = options.limiter
+        const result = await options.fetchDag(cid, repo.blocks, fetchOptions)
+        await repo.pins.add(cid, { recursive: true, ...abort })
+        logger.debug({ cid: cidText, fetchedBytes: result.fetchedBytes, skippedBlocks: result.skippedBlocks }, 'pinned')
+      })
+    },
+    async unpin(cidText: string, abort: AbortOptions) {
+      const cid = CID.parse(cidText)
+      const removed = await repo.pins.rm(cid, abort)
+      if (removed && !closed) {
+        clearTimeout(gcTimer)
+        gcTimer = setTimeout(runGc, gcDebounceMs)
+        gcTimer.unref?.()
+      }
+    },
+    async close() {
+      closed = true
+      clearTimeout(gcTimer)
+      await gcRunning
+    },
+  }
+}

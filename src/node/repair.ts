@@ -1,0 +1,81 @@
+import type { Logger } from 'pino'
+import type { Repo, VerifyResult } from '../repo/index.ts'
+import type { EnqueueRequest } from './executor/queue-store.ts'
+
+export interface RepairOptions {
+  repo: Repo
+  /** Durably queues forced pins for the damaged DAGs. */
+  enqueue(requests: EnqueueRequest[]): void
+  logger: Logger
+  /** Between scheduled runs; 0 disables the schedule (on demand only). Default 60 min. */
+  intervalMs?: number
+}
+
+export interface RepairResult extends VerifyResult {
+  requeued: number
+}
+
+/**
+ * Periodic and on-demand repair: `repo.verify({ drop: true })` re-hashes every block and
+ * removes corrupt and missing ones; each damaged pin is then removed (its DAG is no longer
+ * whole, and a pin must never name an incomplete DAG) and queued as a forced pin, so the
+ * executor fetches the missing subtrees back from peers — durable in the queue, so a restart
+ * still finishes it. Runs never overlap.
+ */
+export class Repairer {
+  readonly #options: RepairOptions
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<RepairResult> | undefined
+  #stopped = false
+
+  constructor(options: RepairOptions) {
+    this.#options = options
+  }
+
+  start(): void {
+    const interval = this.#options.intervalMs ?? 60 * 60_000
+    if (interval <= 0) return
+    this.#timer = setInterval(() => {
+      this.run().catch((err: unknown) => this.#options.logger.error({ err }, 'repair failed'))
+    }, interval)
+    this.#timer.unref?.()
+  }
+
+  /** Runs now (or joins the run in progress). */
+  run(): Promise<RepairResult> {
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined
+    })
+    return this.#running
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    clearInterval(this.#timer)
+    await this.#running?.catch(() => {})
+  }
+
+  async #run(): Promise<RepairResult> {
+    const { repo, logger } = this.#options
+    const started = performance.now()
+    const result = await repo.verify({ drop: true })
+    const requests: EnqueueRequest[] = []
+    for (const cid of result.damagedPins) {
+      if (this.#stopped) break
+      await repo.pins.rm(cid)
+      requests.push({ cid: cid.toString(), action: 'pin', force: true })
+    }
+    if (requests.length > 0) this.#options.enqueue(requests)
+    const summary = {
+      checked: result.checked,
+      corrupt: result.corrupt.length,
+      missing: result.missing.length,
+      dropped: result.dropped,
+      damagedPins: result.damagedPins.length,
+      ms: Math.round(performance.now() - started),
+    }
+    if (requests.length > 0) logger.warn(summary, 'repair: damaged pins queued for re-fetch')
+    else logger.info(summary, 'repair: repo verified')
+    return { ...result, requeued: requests.length }
+  }
+}
