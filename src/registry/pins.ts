@@ -208,14 +208,15 @@ export class Pins {
   }
 
   /**
-   * Pins no node is asked to hold (no allocation in queued/pinning/pinned/failed), oldest
-   * first: what the allocator must place. One anti-join over the allocations primary key.
+   * Pins no node is asked to hold (no allocation in queued/pinning/pinned/failed), ordered
+   * by cid and keyset-paged by `after`: what the allocator must place. One anti-join over
+   * the allocations primary key.
    */
-  async listUnallocated(opts: { limit?: number } = {}): Promise<Pin[]> {
+  async listUnallocated(opts: { after?: string; limit?: number } = {}): Promise<Pin[]> {
     const limit = pageSize(opts.limit, 1000, 10_000)
-    const rows = await this.#ctx.db
-      .selectFrom('pins')
-      .selectAll()
+    let q = this.#ctx.db.selectFrom('pins').selectAll()
+    if (opts.after !== undefined) q = q.where('cid', '>', opts.after)
+    const rows = await q
       .where((eb) =>
         eb.not(
           eb.exists(
@@ -227,7 +228,6 @@ export class Pins {
           ),
         ),
       )
-      .orderBy('created_at')
       .orderBy('cid')
       .limit(limit)
       .execute()

@@ -65,6 +65,22 @@ export const CoordinatorConfigSchema = Type.Object(
       { email: Type.String({ minLength: 3, default: 'admin@pinfold.local' }) },
       { default: {} },
     ),
+    cluster: Type.Object(
+      {
+        secret: Type.Optional(
+          Type.String({ minLength: 16, description: 'shared secret storage nodes prove to join (generated into <dataDir>/cluster-secret when absent)' }),
+        ),
+        nodeDownAfterSeconds: Type.Number({ minimum: 1, default: 30, description: 'a node silent this long is down' }),
+        reallocateAfterSeconds: Type.Number({ minimum: 1, default: 300, description: 'a node down this long has its pins re-allocated' }),
+        syncSchedule: Type.String({ minLength: 9, default: '0 1 * * *', description: 'cron (UTC) for anti-entropy with every connected node' }),
+        defaultReplicationMin: Type.Integer({ minimum: -1, default: -1, description: 'copies at least (−1 = every node)' }),
+        defaultReplicationMax: Type.Integer({ minimum: -1, default: -1, description: 'copies at most (−1 = every node)' }),
+        failureDomainTag: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'node tag whose values are failure domains, e.g. region' })),
+        peerTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 7 * 86400, default: 3600, description: 'lifetime of peer tokens (re-issued before expiry)' }),
+        reconcileIntervalSeconds: Type.Number({ minimum: 0.05, maximum: 3600, default: 2, description: 'how often new pins are allocated and the change feed is polled' }),
+      },
+      { default: {} },
+    ),
   },
   { additionalProperties: false },
 )
@@ -72,4 +88,4 @@ export const CoordinatorConfigSchema = Type.Object(
 export type CoordinatorConfig = Static<typeof CoordinatorConfigSchema>
 
 /** Key paths whose values never appear in `config show` or logs. */
-export const SECRET_KEYS: readonly string[] = ['auth.tokenSecret']
+export const SECRET_KEYS: readonly string[] = ['auth.tokenSecret', 'cluster.secret']

@@ -1,0 +1,641 @@
+import { Cron } from 'croner'
+import type { Logger } from 'pino'
+import { type ClusterSecret, clusterSecret, issuePeerToken, type StatusEntry, verifyPeerToken } from '../../cluster/index.ts'
+import { PinfoldError } from '../../core/index.ts'
+import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
+import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
+import type { CoordinatorKey } from './cluster-keys.ts'
+import { type FleetTimeouts, type NodeReportInfo, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
+import { CLOSE_CODES, type ControlSocket, NodeSession, type SessionHost } from './node-session.ts'
+import { createSyncSessions, type SyncSessions } from './sync-sessions.ts'
+
+export interface ClusterOptions {
+  registry: Registry
+  logger: Logger
+  secret: string
+  coordinatorKey: CoordinatorKey
+  nodeDownAfterSeconds: number
+  reallocateAfterSeconds: number
+  syncSchedule: string
+  failureDomainTag?: string
+  peerTokenTtlSeconds: number
+  /** Tick of the reconcile loop: new pins, node health, feed poll (seconds). */
+  reconcileIntervalSeconds: number
+  /** Whether the origin repo holds a DAG's root (the coordinator is then a source). */
+  originHas?: (cid: string) => Promise<boolean>
+}
+
+/** A node as the nodes API shows it. */
+export interface NodeView {
+  id: string
+  name: string
+  tags: Record<string, string>
+  /** online (reporting), down (silent), offline (disconnected recently), revoked. */
+  status: 'online' | 'down' | 'offline' | 'revoked'
+  /** Allocator view: up, down (copies still count) or gone (copies re-allocated). */
+  state: NodeState
+  connected: boolean
+  draining: boolean
+  gatewayUrl: string | null
+  lastSeen: number | null
+  createdAt: number
+  cursor: number
+  capacity: { totalBytes: number; usedBytes: number; availableBytes: number; weightedAvailableBytes: number }
+  storage: NonNullable<NodeReportInfo['storage']>
+  pins: number
+  queued: number
+  failed: number
+  version: string | null
+}
+
+export interface UnderReplicatedPin {
+  cid: string
+  replicationMin: number
+  replicationMax: number
+  copies: number
+  wanted: number
+  reason: string
+  since: number
+}
+
+export interface PinStatusView {
+  cid: string
+  replicationMin: number
+  replicationMax: number
+  underReplicated: UnderReplicatedPin | null
+  allocations: {
+    nodeId: string
+    nodeName: string | null
+    nodeStatus: NodeView['status'] | 'unknown'
+    status: Allocation['status']
+    attempts: number
+    reason: string | null
+    updatedAt: number
+  }[]
+}
+
+export class NodeNotFoundError extends PinfoldError {
+  constructor(id: string) {
+    super('ERR_NOT_FOUND', `no storage node ${id}`, { userError: true })
+  }
+}
+
+/** Pins examined per registry page in a reconcile pass. */
+const PASS_PAGE = 500
+/** Full passes run at least this often, besides the events that trigger them. */
+const FULL_PASS_EVERY_MS = 5 * 60_000
+/** Anti-entropy rounds running at once (each holds one node's desired set in memory). */
+const SYNC_CONCURRENCY = 2
+const SYNC_TIMEOUT_MS = 10 * 60_000
+
+/**
+ * The coordinator's side of the cluster: node sessions (control channel), the allocation
+ * reconcile loop, node health, the change-feed fan-out and anti-entropy scheduling.
+ * State lives in the registry; what is held here (sessions, last pass results) is per
+ * replica and rebuilt from the registry, so several replicas can share one database.
+ */
+export class ClusterService {
+  readonly coordinatorKey: CoordinatorKey
+  readonly #registry: Registry
+  readonly #log: Logger
+  readonly #secret: ClusterSecret
+  readonly #options: ClusterOptions
+  readonly #timeouts: FleetTimeouts
+  readonly #sessions = new Map<string, NodeSession>()
+  readonly #pending = new Set<NodeSession>()
+  readonly #states = new Map<string, NodeState>()
+  readonly #nodes = new Map<string, StorageNode>()
+  readonly #underReplicated = new Map<string, UnderReplicatedPin>()
+  /** Pins the last pass could not place at all, with the fleet generation it was tried on. */
+  readonly #unplaceable = new Map<string, number>()
+  readonly #sync: SyncSessions
+  readonly #host: SessionHost
+  #fleetGeneration = 0
+  #baseUrl: string | undefined
+  #timer: NodeJS.Timeout | undefined
+  #cron: Cron | undefined
+  #running: Promise<void> | undefined
+  #fullPassWanted = true
+  #fullPassReasons = new Set<string>(['start'])
+  #lastFullPass = 0
+  #lastSeq = 0
+  #closed = false
+  readonly #syncQueue: { nodeId: string; reason: string }[] = []
+  readonly #syncRunning = new Map<string, { done: () => void; timer: NodeJS.Timeout }>()
+
+  constructor(options: ClusterOptions) {
+    this.#options = options
+    this.#registry = options.registry
+    this.#log = options.logger
+    this.#secret = clusterSecret(options.secret)
+    this.coordinatorKey = options.coordinatorKey
+    this.#timeouts = {
+      downAfterMs: options.nodeDownAfterSeconds * 1000,
+      reallocateAfterMs: options.reallocateAfterSeconds * 1000,
+    }
+    this.#sync = createSyncSessions({ registry: this.#registry, logger: this.#log.child({ component: 'coordinator:sync' }) })
+    this.#host = this.#createHost()
+  }
+
+  /** The coordinator's own base URL, named as a source in `sources` (its origin repo holds uploads). */
+  setBaseUrl(url: string): void {
+    this.#baseUrl = url.replace(/\/+$/, '')
+  }
+
+  /** Starts the reconcile loop and the anti-entropy schedule. */
+  start(): void {
+    if (this.#timer || this.#closed) return
+    const tick = () => {
+      this.#timer = setTimeout(() => {
+        this.#running = this.#tick().finally(() => {
+          this.#running = undefined
+          if (!this.#closed) tick()
+        })
+      }, this.#options.reconcileIntervalSeconds * 1000)
+      this.#timer.unref()
+    }
+    this.#running = this.#tick().finally(() => {
+      this.#running = undefined
+      if (!this.#closed) tick()
+    })
+    this.#cron = new Cron(this.#options.syncSchedule, { timezone: 'UTC' }, () => {
+      this.requestSync(undefined, 'schedule')
+    })
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    clearTimeout(this.#timer)
+    this.#cron?.stop()
+    for (const session of [...this.#sessions.values(), ...this.#pending]) session.close(CLOSE_CODES.shutdown, 'coordinator shutting down')
+    for (const { timer } of this.#syncRunning.values()) clearTimeout(timer)
+    await this.#running?.catch(() => undefined)
+  }
+
+  // ---- control channel -------------------------------------------------------------
+
+  /** Runs the control protocol on a freshly upgraded WebSocket. */
+  accept(socket: ControlSocket): void {
+    if (this.#closed) {
+      socket.close(CLOSE_CODES.shutdown, 'coordinator shutting down')
+      return
+    }
+    const session = new NodeSession(socket, this.#host)
+    this.#pending.add(session)
+  }
+
+  /** Wakes the change feed of connected nodes (all when no ids are given). */
+  notify(nodeIds?: Iterable<string>): void {
+    const sessions = nodeIds ? [...nodeIds].map((id) => this.#sessions.get(id)) : [...this.#sessions.values()]
+    for (const session of sessions) if (session) void session.pump()
+  }
+
+  /** Subject of a valid peer token whose node is not revoked. */
+  async verifyPeer(token: string): Promise<string | undefined> {
+    const subject = await verifyPeerToken(this.coordinatorKey.publicKey, token)
+    if (subject === undefined) return undefined
+    const node = this.#nodes.get(subject) ?? (await this.#registry.nodes.get(subject))
+    return node && !node.revoked ? subject : undefined
+  }
+
+  #createHost(): SessionHost {
+    return {
+      registry: this.#registry,
+      secret: this.#secret,
+      coordinatorPublicKey: this.coordinatorKey.publicKey,
+      logger: this.#log,
+      issuePeerToken: (nodeId) => issuePeerToken(this.coordinatorKey.privateKey, nodeId, this.#options.peerTokenTtlSeconds),
+      admitted: (session, join) => this.#admitted(session, join),
+      ended: (session) => this.#ended(session),
+      report: (session, report) => this.#report(session, report),
+      status: (session, message) => this.#status(session.nodeId as string, message.updates),
+      sync: (session, message) => this.#sync.message(session, message),
+      syncDone: (session, message) => {
+        this.#sync.done(session, message)
+        this.#syncFinished(session.nodeId as string)
+      },
+      locate: (session, cids) => this.locate(cids, session.nodeId),
+      pinInfo: async (cids) => {
+        const out = new Map<string, { size: number; name: string | null }>()
+        const pins = await Promise.all(cids.map((cid) => this.#registry.pins.get(cid)))
+        for (const pin of pins) if (pin) out.set(pin.cid, { size: pin.size, name: pin.name })
+        return out
+      },
+    }
+  }
+
+  async #admitted(session: NodeSession, join: Parameters<SessionHost['admitted']>[1]): Promise<void> {
+    const nodes = this.#registry.nodes
+    const known = await nodes.get(join.nodeId)
+    if (!known) {
+      await nodes
+        .register({
+          id: join.nodeId,
+          publicKey: join.publicKey,
+          name: join.name,
+          tags: join.tags,
+          address: join.gatewayUrl ?? null,
+        })
+        .catch((error: { code?: string }) => {
+          if (error.code !== 'ERR_CONFLICT') throw error
+        })
+    } else await nodes.update(join.nodeId, { name: join.name, tags: join.tags })
+    await nodes.heartbeat(join.nodeId, {
+      status: 'online',
+      ...(join.gatewayUrl ? { address: join.gatewayUrl } : {}),
+      info: { ...(known?.info ?? {}), version: join.version },
+    })
+    this.#pending.delete(session)
+    const previous = this.#sessions.get(join.nodeId)
+    if (previous && previous !== session) previous.close(CLOSE_CODES.replaced, 'replaced by a newer session')
+    this.#sessions.set(join.nodeId, session)
+    const node = await nodes.get(join.nodeId)
+    if (node) this.#nodes.set(node.id, node)
+    this.#wantFullPass(known ? 'node back' : 'node joined')
+    this.#enqueueSync(join.nodeId, 'connect')
+  }
+
+  #ended(session: NodeSession): void {
+    this.#pending.delete(session)
+    const nodeId = session.nodeId
+    if (nodeId === undefined || this.#sessions.get(nodeId) !== session) return
+    this.#sessions.delete(nodeId)
+    this.#syncFinished(nodeId)
+    const node = this.#nodes.get(nodeId)
+    // disconnected: no new allocations from now on; copies still count until re-allocation
+    void this.#registry.nodes
+      .heartbeat(nodeId, { status: 'offline', at: node?.lastSeen ?? Date.now() })
+      .catch((error: unknown) => this.#log.warn({ err: error, nodeId }, 'could not record the disconnect'))
+    if (node) this.#nodes.set(nodeId, { ...node, status: 'offline' })
+  }
+
+  async #report(session: NodeSession, report: Parameters<SessionHost['report']>[1]): Promise<void> {
+    const nodeId = session.nodeId as string
+    const space = storageSpace(report.storage)
+    const info: NodeReportInfo = {
+      storage: report.storage,
+      pins: report.pins,
+      queued: report.queued,
+      failed: report.failed,
+      version: report.version,
+      reportedAt: Date.now(),
+    }
+    await this.#registry.nodes.heartbeat(nodeId, {
+      status: 'online',
+      capacity: {
+        totalBytes: space.total,
+        usedBytes: space.used,
+        availableBytes: space.available,
+        weightedAvailableBytes: space.weightedAvailable,
+      },
+      ...(report.gatewayUrl ? { address: report.gatewayUrl } : {}),
+      info: info as Record<string, unknown>,
+    })
+    const node = await this.#registry.nodes.get(nodeId)
+    if (node) {
+      const before = this.#states.get(nodeId)
+      this.#nodes.set(nodeId, node)
+      const state = nodeState(node, this.#timeouts)
+      this.#states.set(nodeId, state)
+      if (before !== undefined && before !== state) this.#fleetChanged(`node ${nodeId} ${before} → ${state}`)
+    }
+  }
+
+  /** Node-reported executor outcomes → allocation statuses (never overriding the coordinator's intent). */
+  async #status(nodeId: string, updates: StatusEntry[]): Promise<void> {
+    const allocations = this.#registry.allocations
+    let pinned = false
+    for (const update of updates) {
+      const current = await allocations.get(update.cid, nodeId)
+      if (current === undefined) continue
+      const wantsPin = current.status !== 'unpinning' && current.status !== 'unpinned'
+      if (wantsPin) {
+        if (update.status === 'unpinning' || update.status === 'unpinned') {
+          this.#log.debug({ nodeId, cid: update.cid, status: update.status }, 'ignored: the pin is still allocated to this node')
+          continue
+        }
+        if (update.status === current.status && update.status !== 'failed') continue
+        await allocations.setStatus(update.cid, nodeId, update.status, update.status === 'failed' ? (update.reason ?? 'failed') : null)
+        if (update.status === 'pinned') pinned = true
+        if (update.status === 'pinned') this.#underReplicated.delete(update.cid)
+      } else if (update.status === 'unpinned') {
+        if (current.status !== 'unpinned') await allocations.setStatus(update.cid, nodeId, 'unpinned')
+        await allocations.purge(update.cid, nodeId)
+      }
+    }
+    // a drain finishes when replacements report pinned
+    if (pinned && [...this.#nodes.values()].some((n) => n.draining)) this.#wantFullPass('replacement pinned during drain')
+  }
+
+  /** Where each CID can be fetched: the coordinator (when its origin repo holds it) and nodes that report it pinned. */
+  async locate(cids: string[], excludeNodeId?: string): Promise<{ cid: string; urls: string[] }[]> {
+    const out: { cid: string; urls: string[] }[] = []
+    for (const cid of cids) {
+      const urls: string[] = []
+      if (this.#baseUrl && (await (this.#options.originHas?.(cid) ?? Promise.resolve(true)).catch(() => false))) urls.push(this.#baseUrl)
+      for (const a of await this.#registry.allocations.listForCid(cid)) {
+        if (a.status !== 'pinned' || a.nodeId === excludeNodeId) continue
+        const node = this.#nodes.get(a.nodeId) ?? (await this.#registry.nodes.get(a.nodeId))
+        if (!node?.address || nodeState(node, this.#timeouts) !== 'up') continue
+        if (urls.length < 32) urls.push(node.address.replace(/\/+$/, ''))
+      }
+      out.push({ cid, urls })
+    }
+    return out
+  }
+
+  // ---- anti-entropy ------------------------------------------------------------------
+
+  /** Asks one connected node (or all) to run anti-entropy; returns how many were asked. */
+  requestSync(nodeId: string | undefined, reason: string): number {
+    const ids = nodeId === undefined ? [...this.#sessions.keys()] : this.#sessions.has(nodeId) ? [nodeId] : []
+    for (const id of ids) this.#enqueueSync(id, reason)
+    return ids.length
+  }
+
+  #enqueueSync(nodeId: string, reason: string): void {
+    if (this.#syncRunning.has(nodeId) || this.#syncQueue.some((q) => q.nodeId === nodeId)) return
+    this.#syncQueue.push({ nodeId, reason })
+    this.#startSyncs()
+  }
+
+  #startSyncs(): void {
+    while (this.#syncRunning.size < SYNC_CONCURRENCY && this.#syncQueue.length > 0) {
+      const next = this.#syncQueue.shift() as { nodeId: string; reason: string }
+      const session = this.#sessions.get(next.nodeId)
+      if (!session?.open) continue
+      const timer = setTimeout(() => this.#syncFinished(next.nodeId), SYNC_TIMEOUT_MS)
+      timer.unref()
+      this.#syncRunning.set(next.nodeId, { done: () => clearTimeout(timer), timer })
+      session.send({ type: 'sync-request', reason: next.reason })
+    }
+  }
+
+  #syncFinished(nodeId: string): void {
+    const running = this.#syncRunning.get(nodeId)
+    if (!running) return
+    running.done()
+    this.#syncRunning.delete(nodeId)
+    const session = this.#sessions.get(nodeId)
+    if (session) this.#sync.forget(session)
+    this.#startSyncs()
+  }
+
+  // ---- admin -------------------------------------------------------------------------
+
+  async listNodes(): Promise<NodeView[]> {
+    return (await this.#registry.nodes.list()).map((n) => this.#view(n))
+  }
+
+  async getNode(id: string): Promise<NodeView | undefined> {
+    const node = await this.#registry.nodes.get(id)
+    return node && this.#view(node)
+  }
+
+  /** Moves the node's pins elsewhere; its own allocations go once the replacements are pinned. */
+  async drain(id: string): Promise<NodeView> {
+    if (!(await this.#registry.nodes.setDraining(id, true))) throw new NodeNotFoundError(id)
+    this.#fleetChanged(`drain ${id}`)
+    return (await this.getNode(id)) as NodeView
+  }
+
+  /** Revokes the node: refused from now on, its session closed, its pins re-allocated. */
+  async revoke(id: string): Promise<NodeView> {
+    if (!(await this.#registry.nodes.revoke(id))) throw new NodeNotFoundError(id)
+    const node = await this.#registry.nodes.get(id)
+    if (node) this.#nodes.set(id, node)
+    this.#sessions.get(id)?.close(CLOSE_CODES.revoked, 'ERR_NODE_REVOKED')
+    this.#fleetChanged(`revoke ${id}`)
+    return (await this.getNode(id)) as NodeView
+  }
+
+  /** Pins that cannot reach their minimum copies (as of the latest reconcile pass). */
+  underReplicated(): UnderReplicatedPin[] {
+    return [...this.#underReplicated.values()].sort((a, b) => (a.cid < b.cid ? -1 : 1))
+  }
+
+  async pinStatus(pin: Pin): Promise<PinStatusView> {
+    const allocations = await this.#registry.allocations.listForCid(pin.cid)
+    const rows = await Promise.all(
+      allocations.map(async (a) => {
+        const node = await this.#registry.nodes.get(a.nodeId)
+        return {
+          nodeId: a.nodeId,
+          nodeName: node?.name ?? null,
+          nodeStatus: node ? this.#view(node).status : ('unknown' as const),
+          status: a.status,
+          attempts: a.attempts,
+          reason: a.reason,
+          updatedAt: a.updatedAt,
+        }
+      }),
+    )
+    return {
+      cid: pin.cid,
+      replicationMin: pin.replicationMin,
+      replicationMax: pin.replicationMax,
+      underReplicated: this.#underReplicated.get(pin.cid) ?? null,
+      allocations: rows,
+    }
+  }
+
+  /** Runs a full reconcile pass now (tests, admin). */
+  async reconcileNow(reason = 'on demand'): Promise<void> {
+    await this.#running?.catch(() => undefined)
+    this.#wantFullPass(reason)
+    const run = this.#tick()
+    this.#running = run
+    await run
+  }
+
+  #view(node: StorageNode): NodeView {
+    const info = node.info as NodeReportInfo
+    const state = nodeState(node, this.#timeouts)
+    const connected = this.#sessions.has(node.id)
+    const status: NodeView['status'] = node.revoked
+      ? 'revoked'
+      : state === 'up'
+        ? 'online'
+        : node.status === 'offline' && node.lastSeen !== null && Date.now() - node.lastSeen < this.#timeouts.downAfterMs
+          ? 'offline'
+          : 'down'
+    return {
+      id: node.id,
+      name: node.name,
+      tags: node.tags,
+      status,
+      state,
+      connected,
+      draining: node.draining,
+      gatewayUrl: node.address,
+      lastSeen: node.lastSeen,
+      createdAt: node.createdAt,
+      cursor: node.cursor,
+      capacity: {
+        totalBytes: node.capacity.totalBytes ?? 0,
+        usedBytes: node.capacity.usedBytes ?? 0,
+        availableBytes: node.capacity.availableBytes ?? 0,
+        weightedAvailableBytes: node.capacity.weightedAvailableBytes ?? 0,
+      },
+      storage: info.storage ?? [],
+      pins: info.pins ?? 0,
+      queued: info.queued ?? 0,
+      failed: info.failed ?? 0,
+      version: info.version ?? null,
+    }
+  }
+
+  // ---- reconcile loop ----------------------------------------------------------------
+
+  #wantFullPass(reason: string): void {
+    this.#fullPassWanted = true
+    this.#fullPassReasons.add(reason)
+  }
+
+  #fleetChanged(reason: string): void {
+    this.#fleetGeneration++
+    this.#unplaceable.clear()
+    this.#wantFullPass(reason)
+  }
+
+  /** One tick: node health, feed poll, then a full pass (when due) or the new-pins pass. */
+  async #tick(): Promise<void> {
+    try {
+      await this.#refreshFleet()
+      await this.#pollFeed()
+      if (this.#fullPassWanted || Date.now() - this.#lastFullPass > FULL_PASS_EVERY_MS) await this.#fullPass()
+      else await this.#newPinsPass()
+    } catch (error) {
+      if (!this.#closed) this.#log.error({ err: error }, 'reconcile tick failed')
+    }
+  }
+
+  /** Reloads nodes, records `down` for silent ones, and notices state changes. */
+  async #refreshFleet(): Promise<void> {
+    const now = Date.now()
+    const nodes = await this.#registry.nodes.list()
+    this.#nodes.clear()
+    for (const node of nodes) {
+      this.#nodes.set(node.id, node)
+      const state = nodeState(node, this.#timeouts, now)
+      if (state !== 'up' && node.status === 'online' && !node.revoked) {
+        await this.#registry.nodes.heartbeat(node.id, { status: 'down', at: node.lastSeen ?? now })
+        this.#log.warn({ nodeId: node.id, name: node.name }, 'storage node is down (no report)')
+      }
+      const before = this.#states.get(node.id)
+      this.#states.set(node.id, state)
+      if (before !== undefined && before !== state) this.#fleetChanged(`node ${node.id} ${before} → ${state}`)
+      else if (before === undefined && state !== 'gone') this.#fleetChanged(`node ${node.id} seen`)
+    }
+  }
+
+  /** Safety net for writes this replica did not make (releases, other replicas): wake feeds when the sequence moved. */
+  async #pollFeed(): Promise<void> {
+    if (this.#sessions.size === 0) return
+    const latest = await this.#registry.allocations.latestSeq()
+    if (latest !== this.#lastSeq) {
+      this.#lastSeq = latest
+      this.notify()
+    }
+  }
+
+  #fleetSnapshot(): AllocatorNode[] {
+    const now = Date.now()
+    return [...this.#nodes.values()].map((n) => toAllocatorNode(n, this.#timeouts, now))
+  }
+
+  async #fullPass(): Promise<void> {
+    const reasons = [...this.#fullPassReasons]
+    this.#fullPassWanted = false
+    this.#fullPassReasons.clear()
+    this.#lastFullPass = Date.now()
+    const fleet = this.#fleetSnapshot()
+    const seen = new Set<string>()
+    let changed = 0
+    let after: string | undefined
+    for (;;) {
+      const pins = await this.#registry.pins.list({ after, limit: PASS_PAGE })
+      for (const pin of pins) {
+        seen.add(pin.cid)
+        changed += await this.#reconcilePin(pin, fleet)
+      }
+      if (pins.length < PASS_PAGE || this.#closed) break
+      after = pins.at(-1)?.cid
+    }
+    for (const cid of this.#underReplicated.keys()) if (!seen.has(cid)) this.#underReplicated.delete(cid)
+    this.#log.debug({ reasons, pins: seen.size, changed, underReplicated: this.#underReplicated.size }, 'full reconcile pass')
+  }
+
+  /** Pins no node holds yet (new uploads, pins the previous fleet could not place). */
+  async #newPinsPass(): Promise<void> {
+    const fleet = this.#fleetSnapshot()
+    if (!fleet.some((n) => n.state === 'up' && !n.draining)) {
+      // nothing can be placed; still report what is waiting
+      for (const pin of await this.#registry.pins.listUnallocated({ limit: PASS_PAGE })) this.#noteDecision(pin, undefined)
+      return
+    }
+    let after: string | undefined
+    for (let pages = 0; pages < 20 && !this.#closed; pages++) {
+      const pins = await this.#registry.pins.listUnallocated({ after, limit: PASS_PAGE })
+      for (const pin of pins) {
+        if (this.#unplaceable.get(pin.cid) === this.#fleetGeneration) continue
+        await this.#reconcilePin(pin, fleet)
+      }
+      if (pins.length < PASS_PAGE) break
+      after = pins.at(-1)?.cid
+    }
+  }
+
+  /** Applies the allocator's decision for one pin; returns how many allocations changed. */
+  async #reconcilePin(pin: Pin, fleet: AllocatorNode[]): Promise<number> {
+    const allocations = await this.#registry.allocations.listForCid(pin.cid)
+    const decision = decideAllocations(
+      { cid: pin.cid, replicationMin: pin.replicationMin, replicationMax: pin.replicationMax, size: pin.size },
+      fleet,
+      allocations,
+      { failureDomainTag: this.#options.failureDomainTag },
+    )
+    const touched: string[] = []
+    for (const nodeId of decision.allocate) {
+      await this.#registry.allocations.allocate(pin.cid, nodeId)
+      touched.push(nodeId)
+      // later pins of this pass see the space this one takes
+      const node = fleet.find((n) => n.id === nodeId)
+      if (node) {
+        const ratio = node.available > 0 ? node.weightedAvailable / node.available : 0
+        node.available = Math.max(0, node.available - pin.size)
+        node.weightedAvailable = node.available * ratio
+      }
+    }
+    for (const nodeId of decision.deallocate) {
+      await this.#registry.allocations.deallocate(pin.cid, nodeId)
+      touched.push(nodeId)
+    }
+    if (touched.length > 0) {
+      this.#log.debug({ cid: pin.cid, allocate: decision.allocate, deallocate: decision.deallocate }, 'allocations changed')
+      this.notify(touched)
+    }
+    if (decision.allocate.length === 0 && allocations.every((a) => a.status === 'unpinning' || a.status === 'unpinned'))
+      this.#unplaceable.set(pin.cid, this.#fleetGeneration)
+    this.#noteDecision(pin, decision)
+    return touched.length
+  }
+
+  #noteDecision(pin: Pin, decision: AllocationDecision | undefined): void {
+    const underReplicated = decision ? decision.underReplicated : true
+    if (!underReplicated) {
+      this.#underReplicated.delete(pin.cid)
+      return
+    }
+    const previous = this.#underReplicated.get(pin.cid)
+    this.#underReplicated.set(pin.cid, {
+      cid: pin.cid,
+      replicationMin: pin.replicationMin,
+      replicationMax: pin.replicationMax,
+      copies: decision?.copies ?? 0,
+      wanted: decision?.wanted ?? Math.max(pin.replicationMin, 1),
+      reason: decision?.reason ?? 'no usable storage node',
+      since: previous?.since ?? Date.now(),
+    })
+  }
+}

@@ -1,0 +1,65 @@
+import type { StoragePathReportEntry } from '../../cluster/index.ts'
+import type { StorageNode } from '../../registry/index.ts'
+import type { AllocatorNode, NodeState } from './allocator.ts'
+
+export interface FleetTimeouts {
+  /** A node silent this long is down (ms). */
+  downAfterMs: number
+  /** A node down this long has its copies re-allocated (ms). */
+  reallocateAfterMs: number
+}
+
+/** What a node last reported (stored as the registry row's `info`). */
+export interface NodeReportInfo {
+  storage?: StoragePathReportEntry[]
+  pins?: number
+  queued?: number
+  failed?: number
+  version?: string
+  reportedAt?: number
+}
+
+/**
+ * A node's state from its row: `up` when it reported within the down timeout (and its
+ * session has not ended), `down` when silent for less than the re-allocation timeout,
+ * `gone` after that, when revoked, or when never seen.
+ */
+export function nodeState(node: StorageNode, timeouts: FleetTimeouts, at = Date.now()): NodeState {
+  if (node.revoked || node.lastSeen === null) return 'gone'
+  const silent = at - node.lastSeen
+  if (node.status === 'online' && silent < timeouts.downAfterMs) return 'up'
+  return silent < timeouts.reallocateAfterMs ? 'down' : 'gone'
+}
+
+/** Space of storage paths that take new data (weight > 0): plain and weighted. */
+export function storageSpace(storage: readonly StoragePathReportEntry[]): {
+  total: number
+  used: number
+  available: number
+  weightedAvailable: number
+} {
+  let total = 0
+  let used = 0
+  let available = 0
+  let weightedAvailable = 0
+  for (const path of storage) {
+    used += path.used
+    total += path.maxSize > 0 ? path.maxSize : path.used + path.available
+    if (path.weight <= 0) continue
+    available += path.available
+    weightedAvailable += path.available * path.weight
+  }
+  return { total, used, available, weightedAvailable }
+}
+
+/** The allocator's view of a registry node. */
+export function toAllocatorNode(node: StorageNode, timeouts: FleetTimeouts, at = Date.now()): AllocatorNode {
+  return {
+    id: node.id,
+    state: nodeState(node, timeouts, at),
+    draining: node.draining,
+    tags: node.tags,
+    available: node.capacity.availableBytes ?? 0,
+    weightedAvailable: node.capacity.weightedAvailableBytes ?? 0,
+  }
+}
