@@ -9,14 +9,17 @@ import { assertSafeName } from '../../core/index.ts'
 /**
  * Extracts a tar stream into `target`, refusing any name that would land outside it
  * (the same rule as `pinfold get`: a hostile archive writes nothing outside the target).
+ * Members under the top-level directory `strip` land directly in `target`, as `-o` names
+ * the directory itself.
  */
-export async function extractTar(source: Readable, target: string): Promise<void> {
+export async function extractTar(source: Readable, target: string, strip?: string): Promise<void> {
   const root = resolve(target)
   await mkdir(root, { recursive: true })
   const extract = tar.extract()
   const done = (async () => {
     for await (const entry of extract) {
       const segments = entry.header.name.split('/').filter((segment) => segment !== '')
+      if (strip !== undefined && segments[0] === strip) segments.shift()
       for (const segment of segments) assertSafeName(segment)
       const path = join(root, ...segments)
       if (path !== root && !path.startsWith(root + sep)) assertSafeName(entry.header.name)

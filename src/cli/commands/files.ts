@@ -39,7 +39,7 @@ export function registerFiles(program: Command, ctx: CliContext): void {
       const progress = createByteProgress(ctx.io, total, flags.progress && !flags.json)
       const mode = flags.folder ? 'folder' : 'files'
       const upload = multipartBody({ path: flags.to, mode }, local, (sent) => progress.update(sent))
-      let result: { id: string; status: string; entries?: EntryView[] }
+      let result: { upload: { id: string; status: string; entries?: EntryView[] } }
       try {
         result = await client.json('POST', '/api/v1/uploads', {
           body: upload.body,
@@ -48,9 +48,9 @@ export function registerFiles(program: Command, ctx: CliContext): void {
       } finally {
         progress.stop()
       }
-      if (flags.json) return ctx.printJson(result)
-      for (const entry of result.entries ?? []) ctx.print(`uploaded ${entry.cid} ${entry.path}`)
-      ctx.print(`upload ${result.id}: ${result.status}`)
+      if (flags.json) return ctx.printJson(result.upload)
+      for (const entry of result.upload.entries ?? []) ctx.print(`uploaded ${entry.cid} ${entry.path}`)
+      ctx.print(`upload ${result.upload.id}: ${result.upload.status}`)
     })
   files
     .command('ls')
@@ -87,7 +87,7 @@ export function registerFiles(program: Command, ctx: CliContext): void {
         })
         await rename(partial, target)
       } else {
-        await extractTar(body, target)
+        await extractTar(body, target, entry.name)
       }
       ctx.print(`saved ${entry.path} to ${target}`)
     })
@@ -144,13 +144,13 @@ async function listAll(client: ApiClient, id: string): Promise<EntryView[]> {
   const items: EntryView[] = []
   let cursor: string | undefined
   do {
-    const page = await client.json<{ items: EntryView[]; cursor?: string }>(
+    const page = await client.json<{ items: EntryView[]; nextCursor?: string | null }>(
       'GET',
       `/api/v1/entries/${encodeURIComponent(id)}/children`,
       { query: { limit: 1000, cursor } },
     )
     items.push(...page.items)
-    cursor = page.cursor
+    cursor = page.nextCursor ?? undefined
   } while (cursor)
   return items
 }
