@@ -93,9 +93,10 @@ const unb64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'))
  * The node's end of the control channel (protocol in src/cluster/control-messages.ts).
  *
  * Opens `ws(s)://…/api/v1/nodes/connect`, answers the `challenge` with `join` (identity
- * signature + cluster-secret HMAC over the challenge nonce and our public key), and accepts
- * only a `welcome` whose `coordinatorProof` is the secret's HMAC over our fresh node nonce —
- * a coordinator that cannot show the secret is never talked to. Reconnects forever with
+ * signature of the challenge nonce + cluster-secret HMAC `join` over (challenge nonce, our
+ * public key)), and accepts only a `welcome` whose `coordinatorProof` is the secret's HMAC
+ * `welcome` over (our fresh node nonce, challenge nonce) — a coordinator that cannot show the
+ * secret is never talked to. Reconnects forever with
  * exponential backoff and jitter (reset by a welcome). While connected: sends `report`
  * periodically, applies `changes` through the handlers and acknowledges them only after
  * they were durably queued (frames are handled strictly in order), keeps the newest peer
@@ -240,7 +241,7 @@ export class ControlClient {
       return
     }
     this.#socket = socket
-    const nodeNonce = new Uint8Array(randomBytes(32))
+    const nonces: { node: Uint8Array; challenge?: Uint8Array } = { node: new Uint8Array(randomBytes(32)) }
     let welcomed = false
     const handshakeTimer = setTimeout(() => {
       if (!welcomed) {
@@ -258,7 +259,7 @@ export class ControlClient {
         try {
           const message = parseCoordinatorMessage(frame)
           if (!welcomed) {
-            welcomed = await this.#handshake(socket, message, nodeNonce)
+            welcomed = await this.#handshake(socket, message, nonces)
             if (welcomed) clearTimeout(handshakeTimer)
           } else {
             await this.#handle(message)
@@ -285,7 +286,7 @@ export class ControlClient {
   }
 
   /** Handles one pre-welcome frame; true once welcomed. Throws to end the session. */
-  async #handshake(socket: WebSocket, message: CoordinatorMessage, nodeNonce: Uint8Array): Promise<boolean> {
+  async #handshake(socket: WebSocket, message: CoordinatorMessage, nonces: { node: Uint8Array; challenge?: Uint8Array }): Promise<boolean> {
     const identity = this.#options.identity
     if (message.type === 'challenge') {
       if (message.protocol !== CONTROL_PROTOCOL_VERSION) {
@@ -293,6 +294,8 @@ export class ControlClient {
       }
       const challenge = unb64(message.nonce)
       if (challenge.length < 16) throw handshakeError('ERR_HANDSHAKE', 'challenge nonce too short')
+      if (nonces.challenge !== undefined) throw handshakeError('ERR_HANDSHAKE', 'a second challenge')
+      nonces.challenge = challenge
       const join: NodeMessage = {
         type: 'join',
         protocol: CONTROL_PROTOCOL_VERSION,
@@ -300,7 +303,7 @@ export class ControlClient {
         publicKey: b64(identity.publicKey),
         signature: b64(identity.sign(challenge)),
         proof: b64(this.#secret.prove('join', challenge, identity.publicKey)),
-        nodeNonce: b64(nodeNonce),
+        nodeNonce: b64(nonces.node),
         name: this.#options.name,
         version: this.#options.version,
         tags: this.#options.tags,
@@ -319,7 +322,8 @@ export class ControlClient {
     }
     if (message.type === 'welcome') {
       const proof = unb64(message.coordinatorProof)
-      if (!this.#secret.check('welcome', proof, nodeNonce)) {
+      // HMAC over our fresh nonce (and the challenge): only a holder of the secret can answer
+      if (nonces.challenge === undefined || !this.#secret.check('welcome', proof, nonces.node, nonces.challenge)) {
         throw handshakeError('ERR_COORDINATOR_PROOF', 'the coordinator could not prove the cluster secret; not talking to it')
       }
       if (message.nodeId !== identity.id) throw handshakeError('ERR_HANDSHAKE', `welcome names node ${message.nodeId}, we are ${identity.id}`)
