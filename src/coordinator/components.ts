@@ -4,6 +4,7 @@ import type { Repo } from '../repo/index.ts'
 import type { Authenticator } from './auth/authenticator.ts'
 import type { TokenService } from './auth/token-service.ts'
 import type { BillingService } from './billing/index.ts'
+import type { ClusterService } from './cluster/index.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import type { ContentReleaser } from './files/release-content.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
@@ -28,4 +29,6 @@ export interface CoordinatorComponents {
   billing: BillingService
   /** Unpins content the registry released and garbage-collects the origin repo (debounced). */
   releaseContent: ContentReleaser
+  /** Storage nodes: control sessions, allocation, health, change feed, anti-entropy. */
+  cluster: ClusterService
 }

@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { CID } from 'multiformats/cid'
 import { pino, type Logger } from 'pino'
 import { openRegistry, type Registry } from '../registry/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
@@ -7,6 +8,7 @@ import { createAuthenticator } from './auth/authenticator.ts'
 import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
+import { ClusterService, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { createContentReleaser } from './files/release-content.ts'
@@ -24,6 +26,8 @@ export interface RunningCoordinator {
   app: CoordinatorApp
   /** Set on the very first start only: show once, never stored in plain text. */
   adminCredentials?: AdminCredentials
+  /** Set on the start that generated the cluster secret (none configured): show once so nodes can join. */
+  generatedClusterSecret?: string
   close(): Promise<void>
 }
 
@@ -62,6 +66,21 @@ export async function startCoordinator(
     })
     await recoverUploads(registry, uploads, logger.child({ component: 'coordinator:uploads' }))
     opened.push(uploads)
+    const clusterSecret = await resolveClusterSecret(config.cluster.secret, dataDir)
+    const cluster = new ClusterService({
+      registry,
+      logger: logger.child({ component: 'coordinator:cluster' }),
+      secret: clusterSecret.secret,
+      coordinatorKey: await loadOrCreateCoordinatorKey(dataDir),
+      nodeDownAfterSeconds: config.cluster.nodeDownAfterSeconds,
+      reallocateAfterSeconds: config.cluster.reallocateAfterSeconds,
+      syncSchedule: config.cluster.syncSchedule,
+      failureDomainTag: config.cluster.failureDomainTag,
+      peerTokenTtlSeconds: config.cluster.peerTokenTtlSeconds,
+      reconcileIntervalSeconds: config.cluster.reconcileIntervalSeconds,
+      originHas: (cid) => repo.blocks.has(CID.parse(cid)),
+    })
+    opened.push(cluster)
     const components: CoordinatorComponents = {
       config,
       logger,
@@ -80,6 +99,7 @@ export async function startCoordinator(
       }),
       billing: createBillingService(registry, config.billing),
       releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
+      cluster,
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)
@@ -92,11 +112,14 @@ export async function startCoordinator(
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
     logger.info({ url }, 'coordinator listening')
     components.usage.start()
+    cluster.setBaseUrl(config.publicUrl ?? url)
+    cluster.start()
     return {
       url,
       components,
       app,
       adminCredentials,
+      generatedClusterSecret: clusterSecret.generated ? clusterSecret.secret : undefined,
       async close() {
         await app.close()
         await closeAll(opened)

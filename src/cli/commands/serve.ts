@@ -61,6 +61,11 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void>
     ctx.print(`  token:    curl -s -X POST ${running.url}/api/v1/auth/token -H 'content-type: application/json' -d '{"apiKey":"${apiKey}"}'`)
     ctx.print('')
   }
+  if (running.generatedClusterSecret) {
+    ctx.print('First start: a cluster secret was generated (stored in the data directory as cluster-secret).')
+    ctx.print(`  storage nodes join with: pinfold node --join ${running.url} --secret ${running.generatedClusterSecret}`)
+    ctx.print('')
+  }
   // printed last: scripts and tests wait for this line
   ctx.print(`Pinfold coordinator listening on ${running.url}`)
   ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)

@@ -12,6 +12,7 @@ import { entryRoutes } from './routes/entry-routes.ts'
 import { gatewayRoutes } from './routes/gateway-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { keyRoutes } from './routes/key-routes.ts'
+import { nodeRoutes } from './routes/node-routes.ts'
 import { uploadRoutes } from './routes/upload-routes.ts'
 import { usageRoutes } from './routes/usage-routes.ts'
 
@@ -29,6 +30,7 @@ const ROUTE_GROUPS: RouteGroup[] = [
   contentRoutes,
   uploadRoutes,
   usageRoutes,
+  nodeRoutes,
   gatewayRoutes,
 ]
 

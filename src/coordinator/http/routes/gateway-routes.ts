@@ -7,10 +7,11 @@ import type { CoordinatorComponents } from '../../components.ts'
 /**
  * `GET|HEAD /ipfs/{cid}[/{path}]` on the origin repository: the trustless and path
  * gateway. With `gateway.access = token` a reader needs a token, and sees only CIDs its
- * account references (admins see all) — another account's content is "not found".
+ * account references (admins see all) — another account's content is "not found". A
+ * storage node's peer token (signed by the coordinator key, node not revoked) reads any CID.
  */
 export function gatewayRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { config, registry, repo, tokens } = components
+  const { config, registry, repo, tokens, cluster } = components
   const handler = createGatewayHandler({
     source: repo.blocks,
     authorize: config.gateway.access === 'public' ? undefined : (request, cid) => authorizeReader(request, cid),
@@ -23,6 +24,8 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
       if (!match?.[1]) throw new Error('no token')
       principal = await tokens.verify(match[1])
     } catch {
+      // storage nodes fetch uploads from the origin with their peer token (any CID)
+      if (match?.[1] && (await cluster.verifyPeer(match[1])) !== undefined) return undefined
       return Response.json(
         { error: { code: 'ERR_UNAUTHORIZED', message: 'this gateway needs Authorization: Bearer <access token>' } },
         { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } },

@@ -1,0 +1,121 @@
+import websocket from '@fastify/websocket'
+import type { FastifyInstance } from 'fastify'
+import Type from 'typebox'
+import { PinfoldError } from '../../../core/index.ts'
+import type { Pin } from '../../../registry/index.ts'
+import { requireAdmin } from '../../auth/principal.ts'
+import type { ControlSocket } from '../../cluster/index.ts'
+import type { CoordinatorComponents } from '../../components.ts'
+import { cidForms } from '../../files/cid-forms.ts'
+import { ErrorResponse, IdParams, isoTime } from '../schemas.ts'
+
+const CidParams = Type.Object({ cid: Type.String({ minLength: 2, maxLength: 200 }) })
+
+/**
+ * The cluster's HTTP surface:
+ * - `GET /api/v1/nodes/connect` — the storage nodes' control channel (WebSocket; the
+ *   handshake in src/cluster/control-messages.ts is its authentication);
+ * - admin: `GET /api/v1/nodes[/{id}]`, `POST /api/v1/nodes/{id}/drain`, `DELETE
+ *   /api/v1/nodes/{id}` (revoke), `POST /api/v1/nodes/{id}/sync`, `POST /api/v1/sync`,
+ *   `GET /api/v1/pins?status=under-replicated`;
+ * - `GET /api/v1/pins/{cid}/status` — every allocated node's status (account-scoped).
+ */
+export async function nodeRoutes(app: FastifyInstance, components: CoordinatorComponents): Promise<void> {
+  const { cluster, authenticate, registry } = components
+  await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 + 1024 } })
+
+  app.get('/api/v1/nodes/connect', { websocket: true, schema: { hide: true } }, (socket) => {
+    cluster.accept(socket as unknown as ControlSocket)
+  })
+
+  const admin = async (request: Parameters<typeof authenticate>[0]) => requireAdmin(await authenticate(request, 'admin'))
+  const present = <T extends { lastSeen: number | null; createdAt: number }>(node: T) => ({
+    ...node,
+    lastSeen: isoTime(node.lastSeen),
+    createdAt: isoTime(node.createdAt),
+  })
+  const tags = ['nodes']
+
+  app.get('/api/v1/nodes', { schema: { tags, summary: 'List storage nodes (admin)' } }, async (request) => {
+    await admin(request)
+    return { nodes: (await cluster.listNodes()).map(present) }
+  })
+
+  app.get('/api/v1/nodes/:id', { schema: { tags, summary: 'One storage node (admin)', params: IdParams, response: { 404: ErrorResponse } } }, async (request) => {
+    await admin(request)
+    const { id } = request.params as { id: string }
+    const node = await cluster.getNode(id)
+    if (!node) throw new PinfoldError('ERR_NOT_FOUND', `no storage node ${id}`, { userError: true })
+    return present(node)
+  })
+
+  app.post(
+    '/api/v1/nodes/:id/drain',
+    { schema: { tags, summary: 'Move the node’s pins elsewhere, then release its copies (admin)', params: IdParams } },
+    async (request, reply) => {
+      await admin(request)
+      const node = await cluster.drain((request.params as { id: string }).id)
+      return reply.code(202).send(present(node))
+    },
+  )
+
+  app.delete(
+    '/api/v1/nodes/:id',
+    { schema: { tags, summary: 'Revoke a node: refused from now on, its pins re-allocated (admin)', params: IdParams } },
+    async (request) => {
+      await admin(request)
+      return present(await cluster.revoke((request.params as { id: string }).id))
+    },
+  )
+
+  app.post('/api/v1/nodes/:id/sync', { schema: { tags, summary: 'Run anti-entropy with one node now (admin)', params: IdParams } }, async (request, reply) => {
+    await admin(request)
+    const { id } = request.params as { id: string }
+    if (!(await registry.nodes.get(id))) throw new PinfoldError('ERR_NOT_FOUND', `no storage node ${id}`, { userError: true })
+    const requested = cluster.requestSync(id, 'on demand')
+    if (requested === 0) throw new PinfoldError('ERR_CONFLICT', `node ${id} is not connected to this coordinator`, { userError: true })
+    return reply.code(202).send({ requested })
+  })
+
+  app.post('/api/v1/sync', { schema: { tags, summary: 'Run anti-entropy with every connected node now (admin)' } }, async (request, reply) => {
+    await admin(request)
+    return reply.code(202).send({ requested: cluster.requestSync(undefined, 'on demand') })
+  })
+
+  app.get(
+    '/api/v1/pins',
+    {
+      schema: {
+        tags: ['pins'],
+        summary: 'Pins in a replication state (admin); status=under-replicated lists pins below their minimum copies',
+        querystring: Type.Object({ status: Type.Enum(['under-replicated']) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      await admin(request)
+      return { pins: cluster.underReplicated().map((p) => ({ ...p, since: isoTime(p.since) })) }
+    },
+  )
+
+  app.get(
+    '/api/v1/pins/:cid/status',
+    { schema: { tags: ['pins'], summary: 'Replication status of a pin on every allocated node', params: CidParams, response: { 404: ErrorResponse } } },
+    async (request) => {
+      const principal = await authenticate(request, 'read')
+      const { cid } = request.params as { cid: string }
+      const isAdmin = principal.role === 'admin' && principal.scopes.has('admin')
+      let pin: Pin | undefined
+      for (const form of cidForms(cid)) {
+        pin = isAdmin ? await registry.pins.get(form) : await registry.pins.getForAccount(principal.accountId, form)
+        if (pin) break
+      }
+      if (!pin) throw new PinfoldError('ERR_NOT_FOUND', `no pin ${cid}`, { userError: true })
+      const status = await cluster.pinStatus(pin)
+      return {
+        ...status,
+        underReplicated: status.underReplicated && { ...status.underReplicated, since: isoTime(status.underReplicated.since) },
+        allocations: status.allocations.map((a) => ({ ...a, updatedAt: isoTime(a.updatedAt) })),
+      }
+    },
+  )
+}
