@@ -206,6 +206,7 @@ export class ClusterService {
       logger: this.#log,
       issuePeerToken: (nodeId) => issuePeerToken(this.coordinatorKey.privateKey, nodeId, this.#options.peerTokenTtlSeconds),
       admitted: (session, join) => this.#admitted(session, join),
+      welcomed: (session) => this.#enqueueSync(session.nodeId as string, 'connect'),
       ended: (session) => this.#ended(session),
       report: (session, report) => this.#report(session, report),
       status: (session, message) => this.#status(session.nodeId as string, message.updates),
@@ -252,7 +253,6 @@ export class ClusterService {
     const node = await nodes.get(join.nodeId)
     if (node) this.#nodes.set(node.id, node)
     this.#wantFullPass(known ? 'node back' : 'node joined')
-    this.#enqueueSync(join.nodeId, 'connect')
   }
 
   #ended(session: NodeSession): void {

@@ -39,6 +39,8 @@ export interface SessionHost {
   issuePeerToken(nodeId: string): Promise<{ token: string; expiresAt: number }>
   /** Called after a node proved itself: registers/updates it and installs the session (replacing an older one). */
   admitted(session: NodeSession, join: JoinMessage): Promise<void>
+  /** After `welcome` went out: the session is open. */
+  welcomed(session: NodeSession): void
   ended(session: NodeSession): void
   report(session: NodeSession, report: ReportMessage): Promise<void>
   status(session: NodeSession, message: StatusMessage): Promise<void>
@@ -256,6 +258,7 @@ export class NodeSession {
     })
     log.info({ cursor: join.cursor, latestSeq }, 'node joined')
     this.#scheduleTokenRefresh(expiresAt)
+    this.#host.welcomed(this)
     void this.pump()
   }
 
