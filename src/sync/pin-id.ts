@@ -53,6 +53,21 @@ export function tryPinId(cid: Uint8Array): Uint8Array | undefined {
   return new Uint8Array(createHash('sha256').update(cid.subarray(mhStart)).digest())
 }
 
+/**
+ * Writes the pin id of `cid` at `out[offset..offset+32)`; false when `cid` is not a CID.
+ * Same as {@link tryPinId} with a fast path for the common CIDv1 sha2-256 shape (no allocation).
+ */
+export function writePinId(cid: Uint8Array, out: Uint8Array, offset: number): boolean {
+  if (cid.byteLength === 36 && cid[0] === 0x01 && (cid[1] as number) < 0x80 && cid[2] === 0x12 && cid[3] === 0x20) {
+    for (let b = 0; b < ID_BYTES; b++) out[offset + b] = cid[4 + b] as number
+    return true
+  }
+  const id = tryPinId(cid)
+  if (id === undefined) return false
+  out.set(id, offset)
+  return true
+}
+
 /** Bytewise comparison of two byte strings (a proper prefix sorts first). */
 export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.byteLength, b.byteLength)
