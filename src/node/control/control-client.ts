@@ -243,6 +243,7 @@ export class ControlClient {
     this.#socket = socket
     const nonces: { node: Uint8Array; challenge?: Uint8Array } = { node: new Uint8Array(randomBytes(32)) }
     let welcomed = false
+    let dead = false
     const handshakeTimer = setTimeout(() => {
       if (!welcomed) {
         this.#log.warn('coordinator did not complete the handshake in time')
@@ -255,7 +256,7 @@ export class ControlClient {
       const frame = typeof data === 'string' ? data : new Uint8Array(data as ArrayBuffer)
       // Frames are handled strictly one after another: an ack never overtakes its queueing.
       this.#inbox = this.#inbox.then(async () => {
-        if (this.#socket !== socket) return
+        if (this.#socket !== socket || dead) return
         try {
           const message = parseCoordinatorMessage(frame)
           if (!welcomed) {
@@ -265,10 +266,11 @@ export class ControlClient {
             await this.#handle(message)
           }
         } catch (err) {
+          dead = true // nothing more from this connection is believed
           const code = (err as { code?: string }).code ?? 'ERR_CONTROL'
           this.#log.error({ err }, 'control session failed')
           this.lastError = { code, message: err instanceof Error ? err.message : String(err) }
-          socket.close(code === 'ERR_INVALID_CONTROL_MESSAGE' ? 1008 : 1011, code)
+          socket.close(code === 'ERR_INVALID_CONTROL_MESSAGE' ? 4002 : 4000, code.slice(0, 100))
         }
       })
     })
