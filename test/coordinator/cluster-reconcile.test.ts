@@ -134,6 +134,12 @@ describe('cluster reconcile loop (in-process coordinator, scripted nodes)', () =
       await node.connect(coordinator.url)
       nodes.push(node)
     }
+    // every node has reported its space before the first pin is placed
+    await until('three nodes online with space', async () => {
+      const listed = (await call('GET', '/api/v1/nodes')).body.nodes as { status: string; capacity: { availableBytes: number } }[]
+      return listed.filter((n) => n.status === 'online' && n.capacity.availableBytes > 0).length === 3
+    })
+    await coordinator.components.cluster.reconcileNow('test start')
   })
   after(async () => {
     for (const node of nodes) node.stop()

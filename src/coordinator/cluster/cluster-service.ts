@@ -120,6 +120,7 @@ export class ClusterService {
   #lastFullPass = 0
   #lastSeq = 0
   #closed = false
+  #tickChain: Promise<void> = Promise.resolve()
   readonly #syncQueue: { nodeId: string; reason: string }[] = []
   readonly #syncRunning = new Map<string, { done: () => void; timer: NodeJS.Timeout }>()
 
@@ -498,8 +499,15 @@ export class ClusterService {
     this.#wantFullPass(reason)
   }
 
-  /** One tick: node health, feed poll, then a full pass (when due) or the new-pins pass. */
-  async #tick(): Promise<void> {
+  /** One tick: node health, feed poll, then a full pass (when due) or the new-pins pass. Ticks never overlap. */
+  #tick(): Promise<void> {
+    const run = this.#tickChain.then(() => this.#tickOnce())
+    this.#tickChain = run
+    return run
+  }
+
+  async #tickOnce(): Promise<void> {
+    if (this.#closed) return
     try {
       await this.#refreshFleet()
       await this.#pollFeed()
