@@ -198,6 +198,55 @@ export class Pins {
     return row && toPin(row)
   }
 
+  /**
+   * The pins `accountId` references (through any reference, or only through `kind`), ordered
+   * by cid and keyset-paged by `after`; `cids` restricts to those CIDs. Other accounts' pins
+   * never appear. One semi-join over the `pin_refs (account_id, cid)` index.
+   */
+  async listForAccount(
+    accountId: string,
+    opts: { kind?: string; cids?: readonly string[]; after?: string; limit?: number } = {},
+  ): Promise<Pin[]> {
+    const limit = pageSize(opts.limit, 1000, 10_000)
+    if (opts.cids !== undefined && opts.cids.length === 0) return []
+    let q = this.#ctx.db.selectFrom('pins').selectAll()
+    if (opts.after !== undefined) q = q.where('cid', '>', opts.after)
+    if (opts.cids !== undefined) q = q.where('cid', 'in', [...opts.cids])
+    const rows = await q
+      .where((eb) => {
+        let refs = eb
+          .selectFrom('pin_refs')
+          .select('pin_refs.cid')
+          .whereRef('pin_refs.cid', '=', 'pins.cid')
+          .where('pin_refs.account_id', '=', accountId)
+        if (opts.kind !== undefined) refs = refs.where('pin_refs.ref_kind', '=', opts.kind)
+        return eb.exists(refs)
+      })
+      .orderBy('cid')
+      .limit(limit)
+      .execute()
+    return rows.map(toPin)
+  }
+
+  /** Total `size` of the distinct pins `accountId` references through references of `kind`. */
+  async bytesForAccount(accountId: string, kind: string): Promise<number> {
+    const r = await this.#ctx.db
+      .selectFrom('pins')
+      .select((eb) => eb.fn.sum<number>('pins.size').as('total'))
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('pin_refs')
+            .select('pin_refs.cid')
+            .whereRef('pin_refs.cid', '=', 'pins.cid')
+            .where('pin_refs.account_id', '=', accountId)
+            .where('pin_refs.ref_kind', '=', kind),
+        ),
+      )
+      .executeTakeFirst()
+    return Number(r?.total ?? 0)
+  }
+
   /** Admin listing ordered by cid; pass the last cid seen as `after`. */
   async list(opts: { after?: string; limit?: number } = {}): Promise<Pin[]> {
     const limit = pageSize(opts.limit, 1000, 10_000)
@@ -286,6 +335,27 @@ export class Pins {
       const released = await releasePinIfUnreferenced(trx, this.#ctx, cid)
       return { removed, released }
     })
+  }
+
+  /**
+   * Bytes of the distinct pins `accountId` references in any way (entries, pin requests…),
+   * by each pin's recorded `size` (0 while unknown): what a storage quota is checked against.
+   */
+  async bytesReferencedBy(accountId: string): Promise<number> {
+    const r = await this.#ctx.db
+      .selectFrom('pins')
+      .select((eb) => eb.fn.sum<number>('pins.size').as('total'))
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('pin_refs')
+            .select('pin_refs.cid')
+            .whereRef('pin_refs.cid', '=', 'pins.cid')
+            .where('pin_refs.account_id', '=', accountId),
+        ),
+      )
+      .executeTakeFirst()
+    return Number(r?.total ?? 0)
   }
 
   /** Number of references of all accounts. */

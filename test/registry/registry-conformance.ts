@@ -268,6 +268,27 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       assert.equal(await reg.uploads.setStatus(b, up.id, 'error'), undefined)
     })
 
+    it('lists an account\'s pins by reference kind, paged, never another account\'s', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const b = (await reg.accounts.create({ email: email() })).id
+      const cids = (await Promise.all([randomCid(), randomCid(), randomCid()])).sort()
+      const [c1, c2, c3] = cids as [string, string, string]
+      await reg.pins.addReference(c1, { kind: 'rpc', id: a, accountId: a }, { size: 10 })
+      await reg.pins.addReference(c2, { kind: 'rpc', id: a, accountId: a }, { size: 20 })
+      await reg.pins.addReference(c2, { kind: 'rpc', id: b, accountId: b }, { size: 20 })
+      await reg.pins.addReference(c3, { kind: 'rpc', id: b, accountId: b }, { size: 30 })
+      await reg.entries.addFile(a, '/Library', { name: 'x', cid: c3, size: 30 })
+      assert.deepEqual((await reg.pins.listForAccount(a, { kind: 'rpc' })).map((p) => p.cid), [c1, c2])
+      assert.deepEqual((await reg.pins.listForAccount(a)).map((p) => p.cid), [c1, c2, c3])
+      assert.deepEqual((await reg.pins.listForAccount(a, { limit: 1, after: c1 })).map((p) => p.cid), [c2])
+      assert.deepEqual((await reg.pins.listForAccount(b, { cids: [c1, c3] })).map((p) => p.cid), [c3])
+      assert.deepEqual(await reg.pins.listForAccount(b, { cids: [] }), [])
+      assert.equal(await reg.pins.bytesForAccount(a, 'rpc'), 30)
+      assert.equal(await reg.pins.bytesForAccount(b, 'rpc'), 50)
+      await reg.pins.removeReference(c1, { kind: 'rpc', id: a })
+      assert.deepEqual((await reg.pins.listForAccount(a, { kind: 'rpc' })).map((p) => p.cid), [c2])
+    })
+
     it('path versions: the newest mtime wins, older versions stay listed as versions', async () => {
       const a = (await reg.accounts.create({ email: email() })).id
       const [c1, c2, c3] = [await randomCid(), await randomCid(), await randomCid()]
@@ -364,6 +385,61 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       const older = await reg.pinRequests.list(a, { limit: 10, before: page.results[1]?.created })
       assert.equal(older.results.length, 3)
       assert.equal((await reg.pins.get(cid))?.cid, cid)
+    })
+
+    it('pin requests: name match modes, meta AND filter, replace, listByStatus, setStatusByCid, bytesReferencedBy', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const b = (await reg.accounts.create({ email: email() })).id
+      const [c1, c2, c3] = [await randomCid(), await randomCid(), await randomCid()]
+      const r1 = await reg.pinRequests.create(a, { cid: c1, name: 'Holiday Photos', meta: { app: 'x', team: 'blue' } })
+      const r2 = await reg.pinRequests.create(a, { cid: c2, name: 'holiday photos', meta: { app: 'x', team: 'red' } })
+      const r3 = await reg.pinRequests.create(a, { cid: c1, name: '100%_done', meta: { 'a"b': 'c,"d":"e', app: 'y' } })
+      await reg.pinRequests.create(b, { cid: c1, name: 'Holiday Photos', meta: { app: 'x' } })
+      const ids = async (f: Parameters<typeof reg.pinRequests.list>[1]) =>
+        (await reg.pinRequests.list(a, f)).results.map((r) => r.requestid)
+      assert.deepEqual(await ids({ name: 'Holiday Photos' }), [r1.requestid])
+      assert.deepEqual(await ids({ name: 'holiday PHOTOS', match: 'iexact' }), [r2.requestid, r1.requestid])
+      assert.deepEqual(await ids({ name: 'day Pho', match: 'partial' }), [r1.requestid])
+      assert.deepEqual(await ids({ name: 'DAY PHO', match: 'ipartial' }), [r2.requestid, r1.requestid])
+      assert.deepEqual(await ids({ name: '%_', match: 'partial' }), [r3.requestid], 'no LIKE wildcards')
+      assert.deepEqual(await ids({ name: '_', match: 'exact' }), [])
+      assert.deepEqual(await ids({ meta: { app: 'x' } }), [r2.requestid, r1.requestid])
+      assert.deepEqual(await ids({ meta: { app: 'x', team: 'blue' } }), [r1.requestid])
+      assert.deepEqual(await ids({ meta: { app: 'x', team: 'green' } }), [])
+      assert.deepEqual(await ids({ meta: { d: 'e' } }), [], 'a pair inside a value does not match')
+      assert.deepEqual(await ids({ meta: { 'a"b': 'c,"d":"e' } }), [r3.requestid])
+      assert.deepEqual(await ids({ meta: { app: 'X' } }), [], 'meta values are case-sensitive')
+      assert.equal((await reg.pinRequests.list(a, { meta: { app: 'x' }, limit: 1 })).count, 2)
+      await rejectsCode(reg.pinRequests.list(a, { name: 'x', match: 'fuzzy' as 'exact' }), 'ERR_INVALID_ARGUMENT')
+
+      // replace: the new request references its pin before the old reference goes
+      assert.equal(await reg.pinRequests.replace(b, r2.requestid, { cid: c3 }), undefined, "not b's")
+      const replaced = await reg.pinRequests.replace(a, r2.requestid, { cid: c3, name: 'v2' })
+      assert.ok(replaced)
+      assert.notEqual(replaced.request.requestid, r2.requestid)
+      assert.equal(replaced.previous.requestid, r2.requestid)
+      assert.equal(replaced.released, c2)
+      assert.ok(replaced.request.created > r3.created)
+      assert.equal(await reg.pinRequests.get(a, r2.requestid), undefined)
+      assert.equal(await reg.pins.get(c2), undefined)
+      const same = await reg.pinRequests.replace(a, replaced.request.requestid, { cid: c3, name: 'v3' })
+      assert.equal(same?.released, null, 'same CID: the pin is kept')
+      assert.ok(await reg.pins.get(c3))
+      assert.equal(await reg.pinRequests.replace(a, r2.requestid, { cid: c3 }), undefined, 'gone')
+
+      // status by CID across accounts, and the resume listing
+      assert.equal(await reg.pinRequests.setStatusByCid(c1, ['queued', 'pinning'], 'pinned'), 3)
+      assert.equal(await reg.pinRequests.setStatusByCid(c1, ['queued', 'pinning'], 'failed'), 0)
+      const pinnedC1 = await reg.pinRequests.listByStatus(['pinned'])
+      for (const r of [r1, r3]) assert.ok(pinnedC1.some((p) => p.requestid === r.requestid))
+      const firstPage = await reg.pinRequests.listByStatus(['pinned'], { limit: 1 })
+      const next = await reg.pinRequests.listByStatus(['pinned'], { after: firstPage[0]?.requestid, limit: 1 })
+      assert.ok((next[0]?.requestid ?? '') > (firstPage[0]?.requestid ?? ''))
+
+      await reg.pins.update(c1, { size: 1000 })
+      await reg.pins.update(c3, { size: 24 })
+      assert.equal(await reg.pins.bytesReferencedBy(a), 1024)
+      assert.equal(await reg.pins.bytesReferencedBy(b), 1000)
     })
 
     it('rejects invalid names and paths with ERR_INVALID_PATH', async () => {
