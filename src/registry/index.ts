@@ -21,7 +21,7 @@ export {
 export { type NodeStatus, Nodes, type StorageNode } from './nodes.ts'
 export { hashPassword, verifyPasswordHash } from './passwords.ts'
 export { formatPath, LIBRARY, MAX_NAME_BYTES, parsePath, validateName } from './paths.ts'
-export { type PinRequest, PinRequests, type PinRequestStatus } from './pin-requests.ts'
+export { type NameMatch, type PinRequest, type PinRequestFilter, type PinRequestInput, PinRequests, type PinRequestStatus } from './pin-requests.ts'
 export { DEFAULT_REPLICATION, type Pin, type PinOptions, type PinReference, Pins } from './pins.ts'
 export { type OpenRegistryOptions, openRegistry, type Registry } from './registry.ts'
 export { type Upload, Uploads, type UploadStatus } from './uploads.ts'

@@ -1,10 +1,40 @@
-import type { Selectable } from 'kysely'
-import { invalidArgument, newId, notFound, now, pageSize, parseJson, type RegistryContext } from './db.ts'
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely'
+import { type Executor, invalidArgument, newId, notFound, now, pageSize, parseJson, type RegistryContext } from './db.ts'
 import { addPinReference, checkCid, ensurePin, type PinOptions, releasePinIfUnreferenced, removePinReference } from './pins.ts'
-import type { PinRequestsTable } from './schema.ts'
+import type { PinRequestsTable, RegistrySchema } from './schema.ts'
 
 export type PinRequestStatus = 'queued' | 'pinning' | 'pinned' | 'failed'
 const STATUSES: readonly PinRequestStatus[] = ['queued', 'pinning', 'pinned', 'failed']
+
+/** How `name` is compared (the Pinning Service API's TextMatchingStrategy). */
+export type NameMatch = 'exact' | 'iexact' | 'partial' | 'ipartial'
+const NAME_MATCHES: readonly NameMatch[] = ['exact', 'iexact', 'partial', 'ipartial']
+
+/** What `create` and `replace` take. */
+export interface PinRequestInput {
+  cid: string
+  name?: string | null
+  meta?: Record<string, string>
+  origins?: string[]
+  pin?: PinOptions
+}
+
+/** Filters of `list`; every one given must match (AND). */
+export interface PinRequestFilter {
+  /** Any of these CIDs (exact strings: pass v0/v1 forms yourself if both should match). */
+  cids?: string[]
+  status?: PinRequestStatus[]
+  /** Exclusive upper bound on `created` (ms). */
+  before?: number
+  /** Exclusive lower bound on `created` (ms). */
+  after?: number
+  /** Name filter, compared per `match` (default exact). Case folding is ASCII-only on SQLite. */
+  name?: string
+  match?: NameMatch
+  /** Every key/value must be present in the request's meta. */
+  meta?: Record<string, string>
+  limit?: number
+}
 
 /** A Pinning Service API request (`POST /pins`). */
 export interface PinRequest {
@@ -47,40 +77,63 @@ export class PinRequests {
   }
 
   /** Creates a request (always a new requestid, even for a CID already requested). */
-  async create(
+  async create(accountId: string, input: PinRequestInput): Promise<PinRequest> {
+    checkInput(input)
+    return this.#ctx.db.transaction().execute((trx) => this.#insert(trx, accountId, input))
+  }
+
+  /**
+   * Replaces `requestid` by a new request for `input` in one transaction: the new request
+   * (and its pin reference) exists before the old one's reference is removed, so blocks
+   * common to both pins are never released in between. Undefined (and nothing created)
+   * when `requestid` is not the account's. `released` is the old CID when its pin lost
+   * its last reference.
+   */
+  async replace(
     accountId: string,
-    input: { cid: string; name?: string | null; meta?: Record<string, string>; origins?: string[]; pin?: PinOptions },
-  ): Promise<PinRequest> {
-    checkCid(input.cid)
-    if (input.name != null && input.name.length > 255) throw invalidArgument('name is limited to 255 characters')
-    if ((input.origins?.length ?? 0) > 20) throw invalidArgument('at most 20 origins')
+    requestid: string,
+    input: PinRequestInput,
+  ): Promise<{ request: PinRequest; previous: PinRequest; released: string | null } | undefined> {
+    checkInput(input)
     return this.#ctx.db.transaction().execute(async (trx) => {
-      let lock = trx.selectFrom('accounts').select('id').where('id', '=', accountId)
-      if (this.#ctx.dialect === 'postgres') lock = lock.forUpdate()
-      if ((await lock.executeTakeFirst()) === undefined) throw notFound('account')
-      const last = await trx
-        .selectFrom('pin_requests')
-        .select((eb) => eb.fn.max('created_at').as('m'))
-        .where('account_id', '=', accountId)
-        .executeTakeFirst()
-      const t = now()
-      const created = Math.max(t, Number(last?.m ?? 0) + 1)
-      const row = {
-        requestid: newId(),
-        account_id: accountId,
-        cid: input.cid,
-        name: input.name ?? null,
-        meta: JSON.stringify(input.meta ?? {}),
-        origins: JSON.stringify(input.origins ?? []),
-        status: 'queued',
-        created_at: created,
-        updated_at: t,
-      }
-      await trx.insertInto('pin_requests').values(row).execute()
-      await ensurePin(trx, input.cid, { name: input.name ?? null, metadata: input.meta, ...input.pin })
-      await addPinReference(trx, input.cid, { kind: 'pin_request', id: row.requestid, accountId })
-      return toPinRequest(row)
+      let q = trx.selectFrom('pin_requests').selectAll().where('account_id', '=', accountId).where('requestid', '=', requestid)
+      if (this.#ctx.dialect === 'postgres') q = q.forUpdate()
+      const old = await q.executeTakeFirst()
+      if (old === undefined) return undefined
+      const request = await this.#insert(trx, accountId, input)
+      await removePinReference(trx, old.cid, { kind: 'pin_request', id: requestid })
+      await trx.deleteFrom('pin_requests').where('requestid', '=', requestid).execute()
+      const released = (await releasePinIfUnreferenced(trx, this.#ctx, old.cid)) ? old.cid : null
+      return { request, previous: toPinRequest(old), released }
     })
+  }
+
+  async #insert(trx: Executor, accountId: string, input: PinRequestInput): Promise<PinRequest> {
+    let lock = trx.selectFrom('accounts').select('id').where('id', '=', accountId)
+    if (this.#ctx.dialect === 'postgres') lock = lock.forUpdate()
+    if ((await lock.executeTakeFirst()) === undefined) throw notFound('account')
+    const last = await trx
+      .selectFrom('pin_requests')
+      .select((eb) => eb.fn.max('created_at').as('m'))
+      .where('account_id', '=', accountId)
+      .executeTakeFirst()
+    const t = now()
+    const created = Math.max(t, Number(last?.m ?? 0) + 1)
+    const row = {
+      requestid: newId(),
+      account_id: accountId,
+      cid: input.cid,
+      name: input.name ?? null,
+      meta: JSON.stringify(input.meta ?? {}),
+      origins: JSON.stringify(input.origins ?? []),
+      status: 'queued',
+      created_at: created,
+      updated_at: t,
+    }
+    await trx.insertInto('pin_requests').values(row).execute()
+    await ensurePin(trx, input.cid, { name: input.name ?? null, metadata: input.meta, ...input.pin })
+    await addPinReference(trx, input.cid, { kind: 'pin_request', id: row.requestid, accountId })
+    return toPinRequest(row)
   }
 
   async get(accountId: string, requestid: string): Promise<PinRequest | undefined> {
@@ -93,20 +146,64 @@ export class PinRequests {
     return row && toPinRequest(row)
   }
 
-  /** Newest first; `before`/`after` are exclusive bounds on `created`. */
-  async list(
-    accountId: string,
-    opts: { cids?: string[]; status?: PinRequestStatus[]; before?: number; after?: number; limit?: number } = {},
-  ): Promise<{ count: number; results: PinRequest[] }> {
+  /**
+   * Newest first; `count` is the number of all requests matching the filters (not just
+   * this page). Page with `before` = the oldest `created` seen: `created` is unique per account.
+   */
+  async list(accountId: string, opts: PinRequestFilter = {}): Promise<{ count: number; results: PinRequest[] }> {
     const limit = pageSize(opts.limit, 10, 1000)
+    if (opts.match !== undefined && !NAME_MATCHES.includes(opts.match)) throw invalidArgument(`invalid match ${JSON.stringify(opts.match)}`)
     let q = this.#ctx.db.selectFrom('pin_requests').where('account_id', '=', accountId)
     if (opts.cids !== undefined && opts.cids.length > 0) q = q.where('cid', 'in', opts.cids)
     if (opts.status !== undefined && opts.status.length > 0) q = q.where('status', 'in', opts.status)
     if (opts.before !== undefined) q = q.where('created_at', '<', opts.before)
     if (opts.after !== undefined) q = q.where('created_at', '>', opts.after)
+    if (opts.name !== undefined) {
+      const name = opts.name
+      const match = opts.match ?? 'exact'
+      q = q.where((eb) => nameMatches(eb, this.#ctx.dialect, name, match))
+    }
+    for (const [key, value] of Object.entries(opts.meta ?? {})) {
+      // meta is stored as compact JSON.stringify output of a flat string map, where every
+      // unescaped quote is a delimiter: `{"k":"v"` or `,"k":"v"` occurs iff meta[k] === v
+      const pair = `${JSON.stringify(key)}:${JSON.stringify(value)}`
+      const position = this.#ctx.dialect === 'postgres' ? 'strpos' : 'instr'
+      q = q.where((eb) =>
+        eb.or([
+          eb(sql<number>`${sql.raw(position)}(${eb.ref('meta')}, ${`{${pair}`})`, '>', 0),
+          eb(sql<number>`${sql.raw(position)}(${eb.ref('meta')}, ${`,${pair}`})`, '>', 0),
+        ]),
+      )
+    }
     const count = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()
     const rows = await q.selectAll().orderBy('created_at', 'desc').limit(limit).execute()
     return { count: Number(count?.n ?? 0), results: rows.map(toPinRequest) }
+  }
+
+  /**
+   * Requests of every account in `status`, ordered by requestid and keyset-paged by
+   * `after` (exclusive): for a service resuming unfinished work after a restart.
+   */
+  async listByStatus(status: PinRequestStatus[], opts: { after?: string; limit?: number } = {}): Promise<PinRequest[]> {
+    const limit = pageSize(opts.limit, 1000, 10_000)
+    if (status.length === 0) return []
+    let q = this.#ctx.db.selectFrom('pin_requests').selectAll().where('status', 'in', status)
+    if (opts.after !== undefined) q = q.where('requestid', '>', opts.after)
+    const rows = await q.orderBy('requestid').limit(limit).execute()
+    return rows.map(toPinRequest)
+  }
+
+  /** Sets the status of every request for `cid` (all accounts) currently in `from`; returns how many changed. */
+  async setStatusByCid(cid: string, from: PinRequestStatus[], status: PinRequestStatus): Promise<number> {
+    if (!STATUSES.includes(status)) throw invalidArgument(`invalid status ${JSON.stringify(status)}`)
+    if (from.length === 0) return 0
+    const r = await this.#ctx.db
+      .updateTable('pin_requests')
+      .set({ status, updated_at: now() })
+      .where('cid', '=', cid)
+      .where('status', 'in', from)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows)
   }
 
   /** Undefined when not the account's. */
@@ -135,5 +232,25 @@ export class PinRequests {
       await trx.deleteFrom('pin_requests').where('requestid', '=', requestid).execute()
       return { released: await releasePinIfUnreferenced(trx, this.#ctx, row.cid) }
     })
+  }
+}
+
+function checkInput(input: PinRequestInput): void {
+  checkCid(input.cid)
+  if (input.name != null && input.name.length > 255) throw invalidArgument('name is limited to 255 characters')
+  if ((input.origins?.length ?? 0) > 20) throw invalidArgument('at most 20 origins')
+}
+
+function nameMatches(eb: ExpressionBuilder<RegistrySchema, 'pin_requests'>, dialect: string, name: string, match: NameMatch) {
+  const position = dialect === 'postgres' ? 'strpos' : 'instr'
+  switch (match) {
+    case 'exact':
+      return eb('name', '=', name)
+    case 'iexact':
+      return eb(eb.fn('lower', [eb.ref('name')]), '=', sql<string>`lower(cast(${name} as text))`)
+    case 'partial':
+      return eb(sql<number>`${sql.raw(position)}(${eb.ref('name')}, ${name})`, '>', 0)
+    case 'ipartial':
+      return eb(sql<number>`${sql.raw(position)}(lower(${eb.ref('name')}), lower(cast(${name} as text)))`, '>', 0)
   }
 }
