@@ -13,11 +13,20 @@ import { walkDag } from './walk-dag.ts'
  * reads. A block missing mid-DAG rejects after the blocks before it were yielded,
  * which a verifying reader detects as an incomplete DAG.
  */
-export async function* exportCar(source: BlockSource, root: CID, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+export function exportCar(source: BlockSource, root: CID, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
+  return encodeCar(root, walkDag(source, root, options))
+}
+
+/**
+ * Frames a stream of blocks as a CARv1 with `root` as its single root, in the order
+ * given (callers choose the walk: whole DAG, a scope, a byte range).
+ */
+export async function* encodeCar(
+  root: CID,
+  blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>,
+): AsyncGenerator<Uint8Array> {
   yield frame(encodeCarV1Header(root))
-  for await (const { cid, bytes } of walkDag(source, root, options)) {
-    yield frame(cid.bytes, bytes)
-  }
+  for await (const { cid, bytes } of blocks) yield frame(cid.bytes, bytes)
 }
 
 /** A varint length prefix followed by the parts, in one buffer. */

@@ -16,7 +16,7 @@ import {
   walkDag,
 } from '../../src/core/index.ts'
 import { initRepo, openRepo, type Repo } from '../../src/repo/index.ts'
-import { encodeCar } from '../../src/transfer/gateway/car-encoding.ts'
+import { encodeCar } from '../../src/core/index.ts'
 import { createGatewayHandler, type GatewayHandler, serveHandler } from '../../src/transfer/index.ts'
 
 const cleanups: Array<() => Promise<void>> = []

@@ -5,6 +5,7 @@ import {
   type BlockSink,
   type BlockSource,
   blockLinks,
+  CarBlockReader,
   InvalidCarError,
   InvalidOptionError,
   isIdentityCid,
@@ -14,7 +15,6 @@ import {
   verifyBlock,
 } from '../../core/index.ts'
 import { type BandwidthLimiter, createBandwidthLimiter } from './bandwidth.ts'
-import { CarBlockReader } from './car-reader.ts'
 import { FetchFailedError, type SourceFailure, SourceFailedError, UnexpectedBlockError } from './errors.ts'
 
 /** A peer serving the IPFS trustless gateway. */

@@ -1,5 +1,5 @@
 import { toReadableStream } from './byte-stream.ts'
-import { encodeCar } from './car-encoding.ts'
+import { encodeCar } from '../../core/index.ts'
 import { type CarOptions, carContentType } from './car-options.ts'
 import { resolveContentPath } from './resolve-content-path.ts'
 import { carEtag, commonHeaders, contentDisposition, ifNoneMatchMatches } from './response-headers.ts'
