@@ -1,4 +1,4 @@
-import { formatPath, parsePath, type Registry } from '../../registry/index.ts'
+import { formatPath, type PinOptions, parsePath, type Registry } from '../../registry/index.ts'
 import type { ImportedUpload } from './import-upload.ts'
 import type { UploadedEntry, UploadRequest } from './upload-request.ts'
 
@@ -13,6 +13,7 @@ export async function registerUpload(
   accountId: string,
   request: UploadRequest,
   imported: ImportedUpload,
+  pin: PinOptions = {},
 ): Promise<UploadedEntry[]> {
   await registry.entries.mkdir(accountId, request.targetPath, { recursive: true })
   const target = parsePath(request.targetPath)
@@ -25,6 +26,7 @@ export async function registerUpload(
       size,
       mtime: request.mtime,
       createParents: true,
+      pin,
     })
     return [{ id: entry.id, path: formatPath([...target, name]), kind: 'folder', cid: cid.toString(), size }]
   }
@@ -39,6 +41,7 @@ export async function registerUpload(
       size: file.bytes,
       mtime: file.mtime,
       createParents: true,
+      pin,
     })
     entries.push({ id: entry.id, path: formatPath([...dir, name]), kind: 'file', cid, size: file.bytes })
   }

@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { PinfoldError } from '../../core/index.ts'
-import type { Registry, Upload, UploadStatus } from '../../registry/index.ts'
+import type { PinOptions, Registry, Upload, UploadStatus } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
 import { importUpload } from './import-upload.ts'
@@ -72,6 +72,8 @@ export interface UploadServiceComponents {
   maxUploadBytes: number
   /** `<dataDir>/uploads`. */
   uploadsDir: string
+  /** Options of pins new to the registry (`cluster.defaultReplicationMin/Max`); registry defaults when absent. */
+  pin?: PinOptions
 }
 
 export class UploadNotFoundError extends PinfoldError {
@@ -141,7 +143,7 @@ class PipelineUploadService implements UploadService {
       const cid = imported.folder?.cid.toString() ?? (imported.fileCids.length === 1 ? imported.fileCids[0]?.toString() : undefined)
       stage = 'saving'
       await this.#setStatus(accountId, upload.id, 'saving', { cid: cid ?? null })
-      const entries = await registerUpload(this.#c.registry, accountId, request, imported)
+      const entries = await registerUpload(this.#c.registry, accountId, request, imported, this.#c.pin)
       const done = await this.#setStatus(accountId, upload.id, 'done', { stage: null })
       await this.#c.registry.usage.record(accountId, 'upload_bytes', upload.bytes)
       this.#c.metrics.uploads.inc({ status: 'done' })
