@@ -63,6 +63,7 @@ export async function startCoordinator(
       logger,
       maxUploadBytes: config.limits.maxUploadBytes,
       uploadsDir: join(dataDir, 'uploads'),
+      pin: { replicationMin: config.cluster.defaultReplicationMin, replicationMax: config.cluster.defaultReplicationMax },
     })
     await recoverUploads(registry, uploads, logger.child({ component: 'coordinator:uploads' }))
     opened.push(uploads)
@@ -79,6 +80,8 @@ export async function startCoordinator(
       peerTokenTtlSeconds: config.cluster.peerTokenTtlSeconds,
       reconcileIntervalSeconds: config.cluster.reconcileIntervalSeconds,
       originHas: (cid) => repo.blocks.has(CID.parse(cid)),
+      defaultReplication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
+      ingestAccountEmail: config.admin.email,
     })
     opened.push(cluster)
     const components: CoordinatorComponents = {

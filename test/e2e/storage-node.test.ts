@@ -115,6 +115,23 @@ describe('storage node end to end (pinfold serve + pinfold node)', { timeout: 60
       10_000,
       `file in indexed/\n${node.output()}`,
     )
-    // TODO(coordinator): once `ingested` is handled, assert the registry entry at drop/f.txt
+    // registered for the admin account at /Library/incoming/<relative path>, held by the ingesting node
+    const auth = { authorization: `Bearer ${token}` }
+    const entry = await until(
+      async () => {
+        const response = await fetch(`${coordinator.url}/api/v1/entries?path=${encodeURIComponent('/Library/incoming/drop/f.txt')}`, { headers: auth })
+        return response.ok ? ((await response.json()) as { path: string; kind: string; cid: string; size: number }) : undefined
+      },
+      10_000,
+      `registry entry at /Library/incoming/drop/f.txt\n${node.output()}\n${coordinator.output()}`,
+    )
+    assert.equal(entry.path, '/Library/incoming/drop/f.txt')
+    assert.equal(entry.kind, 'file')
+    assert.equal(entry.size, 'dropped'.length)
+    const nodeId = await node.ready
+    const status = (await (await fetch(`${coordinator.url}/api/v1/pins/${entry.cid}/status`, { headers: auth })).json()) as {
+      allocations: Array<{ nodeId: string; status: string }>
+    }
+    assert.deepEqual(status.allocations.map((a) => [a.nodeId, a.status]), [[nodeId, 'pinned']])
   })
 })

@@ -7,6 +7,7 @@ import { type AllocationDecision, type AllocatorNode, decideAllocations, type No
 import type { CoordinatorKey } from './cluster-keys.ts'
 import { type FleetTimeouts, type NodeReportInfo, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
 import { CLOSE_CODES, type ControlSocket, NodeSession, type SessionHost } from './node-session.ts'
+import { type IngestedMessage, registerIngested } from './ingest.ts'
 import { createSyncSessions, type SyncSessions } from './sync-sessions.ts'
 
 export interface ClusterOptions {
@@ -23,6 +24,10 @@ export interface ClusterOptions {
   reconcileIntervalSeconds: number
   /** Whether the origin repo holds a DAG's root (the coordinator is then a source). */
   originHas?: (cid: string) => Promise<boolean>
+  /** Replication of pins new to the registry (`cluster.defaultReplicationMin/Max`); −1/−1 when absent. */
+  defaultReplication?: { min: number; max: number }
+  /** Account drop-folder files are registered for when the node names none (the admin's email). */
+  ingestAccountEmail?: string
 }
 
 /** A node as the nodes API shows it. */
@@ -217,6 +222,7 @@ export class ClusterService {
         this.#syncFinished(session.nodeId as string)
       },
       locate: (session, cids) => this.locate(cids, session.nodeId),
+      ingested: (session, message) => this.ingested(session.nodeId as string, message),
       pinInfo: async (cids) => {
         const out = new Map<string, { size: number; name: string | null }>()
         const pins = await Promise.all(cids.map((cid) => this.#registry.pins.get(cid)))
@@ -343,6 +349,45 @@ export class ClusterService {
       out.push({ cid, urls })
     }
     return out
+  }
+
+  /**
+   * A drop-folder file a node imported: registered at `/Library/incoming/<path>` (see
+   * ingest.ts), and the ingesting node's allocation recorded as `pinned` — it already holds
+   * the DAG, so it counts as a copy and is named as a source — then the pin is reconciled
+   * at once so further copies go to other nodes. Idempotent. Failures are logged, never
+   * thrown (the session stays open).
+   */
+  async ingested(nodeId: string, message: IngestedMessage): Promise<void> {
+    const log = this.#log.child({ nodeId, path: message.path, cid: message.cid })
+    try {
+      const outcome = await registerIngested(this.#registry, message, {
+        defaultAccountEmail: this.#options.ingestAccountEmail ?? 'admin@pinfold.local',
+        pin: this.#pinOptions(),
+      })
+      const current = await this.#registry.allocations.get(message.cid, nodeId)
+      if (current?.status !== 'pinned') await this.#registry.allocations.setStatus(message.cid, nodeId, 'pinned', null)
+      log.info({ path: outcome.path, added: outcome.added }, 'drop-folder file registered')
+      await this.#reconcileOne(message.cid)
+    } catch (error) {
+      log.warn({ err: error }, 'could not register a drop-folder file')
+    }
+  }
+
+  #pinOptions(): { replicationMin: number; replicationMax: number } {
+    const { min, max } = this.#options.defaultReplication ?? { min: -1, max: -1 }
+    return { replicationMin: min, replicationMax: max }
+  }
+
+  /** Reconciles one pin now, in the tick chain (never beside a pass). */
+  #reconcileOne(cid: string): Promise<void> {
+    const run = this.#tickChain.then(async () => {
+      if (this.#closed) return
+      const pin = await this.#registry.pins.get(cid)
+      if (pin) await this.#reconcilePin(pin, this.#fleetSnapshot())
+    })
+    this.#tickChain = run.catch(() => undefined)
+    return run
   }
 
   // ---- anti-entropy ------------------------------------------------------------------

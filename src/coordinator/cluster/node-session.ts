@@ -28,6 +28,7 @@ type ReportMessage = Extract<NodeMessage, { type: 'report' }>
 type StatusMessage = Extract<NodeMessage, { type: 'status' }>
 type SyncMessage = Extract<NodeMessage, { type: 'sync' }>
 type SyncDoneMessage = Extract<NodeMessage, { type: 'sync-done' }>
+type IngestedMessage = Extract<NodeMessage, { type: 'ingested' }>
 
 /** What a session needs from the cluster service. */
 export interface SessionHost {
@@ -47,6 +48,8 @@ export interface SessionHost {
   sync(session: NodeSession, message: SyncMessage): Promise<void>
   syncDone(session: NodeSession, message: SyncDoneMessage): void
   locate(session: NodeSession, cids: string[]): Promise<{ cid: string; urls: string[] }[]>
+  /** A drop-folder file the node imported and pinned (idempotent: the node may resend). Never throws. */
+  ingested(session: NodeSession, message: IngestedMessage): Promise<void>
   /** The pin's size and name for `pin` changes. */
   pinInfo(cids: string[]): Promise<Map<string, { size: number; name: string | null }>>
 }
@@ -217,6 +220,8 @@ export class NodeSession {
       case 'locate':
         this.send({ type: 'sources', sources: await this.#host.locate(this, message.cids) })
         return
+      case 'ingested':
+        return this.#host.ingested(this, message)
     }
   }
 
