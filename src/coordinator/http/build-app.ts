@@ -18,6 +18,11 @@ import { usageRoutes } from './routes/usage-routes.ts'
 
 export type CoordinatorApp = FastifyInstance
 
+/** The storage nodes' control WebSocket (see routes/node-routes.ts). */
+const NODE_CONTROL_PATH = '/api/v1/nodes/connect'
+/** Rate-limit keys of verified storage nodes (exempt from the per-address limit). */
+const PEER_KEY_PREFIX = 'peer:'
+
 /** Route groups, each a function of the app and the components; one file per group. */
 export type RouteGroup = (app: FastifyInstance, components: CoordinatorComponents) => void | Promise<void>
 
@@ -58,11 +63,21 @@ export async function buildCoordinatorApp(components: CoordinatorComponents): Pr
     max: config.auth.rateLimitPerMinute,
     timeWindow: 60_000,
     // one budget per API key (or account, for password tokens), else per address; the
-    // token is verified first so a forged one cannot mint fresh budgets
+    // token is verified first so a forged one cannot mint fresh budgets. Storage nodes are
+    // not throttled: `/ipfs/` with a valid peer token (replication traffic) and the control
+    // WebSocket (authenticated by its own challenge handshake, one per node).
     keyGenerator: async (request) => {
+      const path = request.url
+      if (path === NODE_CONTROL_PATH || path.startsWith(`${NODE_CONTROL_PATH}?`)) return PEER_KEY_PREFIX
+      if (path.startsWith('/ipfs/')) {
+        const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
+        const peer = token === undefined ? undefined : await components.cluster.verifyPeer(token).catch(() => undefined)
+        if (peer !== undefined) return `${PEER_KEY_PREFIX}${peer}`
+      }
       const principal = await components.authenticate.principal(request).catch(() => undefined)
       return principal ? `key:${principal.keyId ?? principal.accountId}` : `ip:${request.ip}`
     },
+    allowList: (_request, key) => key.startsWith(PEER_KEY_PREFIX),
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
       error: { code: 'ERR_RATE_LIMITED', message: `rate limit exceeded, retry in ${Math.ceil(context.ttl / 1000)} s` },
