@@ -12,10 +12,13 @@ import { registerKeys } from './commands/keys.ts'
 import { registerLogin } from './commands/login.ts'
 import { registerLs } from './commands/ls.ts'
 import { registerNode } from './commands/node.ts'
+import { registerNodes } from './commands/nodes.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerRepo } from './commands/repo.ts'
 import { registerServe } from './commands/serve.ts'
+import { registerStatus } from './commands/status.ts'
 import { registerStorage } from './commands/storage.ts'
+import { registerSync } from './commands/sync.ts'
 import { registerUsage } from './commands/usage.ts'
 
 /** The single place where the `pinfold` command tree is assembled. */
@@ -47,6 +50,9 @@ export function createProgram(io: CliIo): Command {
     registerKeys,
     registerUsage,
     registerNode,
+    registerNodes,
+    registerSync,
+    registerStatus,
   ]) {
     register(program, ctx)
   }
