@@ -13,6 +13,7 @@ import { gatewayRoutes } from './routes/gateway-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { keyRoutes } from './routes/key-routes.ts'
 import { nodeRoutes } from './routes/node-routes.ts'
+import { pinningServiceRoutes } from './routes/pinning-service-routes.ts'
 import { uploadRoutes } from './routes/upload-routes.ts'
 import { usageRoutes } from './routes/usage-routes.ts'
 
@@ -37,6 +38,7 @@ const ROUTE_GROUPS: RouteGroup[] = [
   usageRoutes,
   nodeRoutes,
   gatewayRoutes,
+  pinningServiceRoutes,
 ]
 
 /**

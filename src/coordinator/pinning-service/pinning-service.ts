@@ -1,0 +1,262 @@
+import { CID } from 'multiformats/cid'
+import type { Logger } from 'pino'
+import { PinfoldError } from '../../core/index.ts'
+import type { PinRequest, PinRequestStatus, Registry, StorageNode } from '../../registry/index.ts'
+import type { Repo } from '../../repo/index.ts'
+import type { ContentReleaser } from '../files/release-content.ts'
+import { notFound } from './errors.ts'
+import { gatewayUrlToMultiaddr } from './multiaddr.ts'
+import { type FetchDagFn, OriginFetcher } from './origin-fetcher.ts'
+import { formatRfc3339, type ListQuery, type PinInput } from './requests.ts'
+
+/** The spec's `PinStatus` as sent. */
+export interface PinStatusBody {
+  requestid: string
+  status: PinRequestStatus
+  created: string
+  pin: { cid: string; name?: string; origins: string[]; meta: Record<string, string> }
+  delegates: string[]
+  info: Record<string, string>
+}
+
+export interface PinResultsBody {
+  count: number
+  results: PinStatusBody[]
+}
+
+export interface PinningServiceOptions {
+  registry: Registry
+  repo: Repo
+  releaseContent: ContentReleaser
+  logger: Logger
+  /** Concurrent origin fetches (default 4). */
+  fetchConcurrency?: number
+  /** For tests: replaces the verifying fetcher. */
+  fetchDag?: FetchDagFn
+}
+
+const MAX_DELEGATES = 20
+const NODE_CACHE_MS = 5000
+
+export class QuotaExceededError extends PinfoldError {
+  constructor(left: number) {
+    super('ERR_QUOTA_EXCEEDED', `the account's storage quota is used up (${Math.max(0, left)} bytes left)`, { userError: true })
+  }
+}
+
+/**
+ * The IPFS Pinning Service API v1.0.0 over Pinfold's registry: every pin request holds a
+ * reference on its CID's pin (so it replicates to storage nodes like any other pin), and
+ * content the origin repo lacks is fetched from the request's `origins`.
+ *
+ * Status rule (what `status` reports, re-derived on every read of a request not yet pinned):
+ * 1. `pinned` when the origin repo holds a recursive pin of the CID (the whole DAG, verified),
+ *    or when at least `replicationMin` storage nodes report the allocation `pinned` (every
+ *    active node for −1). The origin keeps what it holds while any reference exists, so
+ *    `pinned` is not revisited later.
+ * 2. else `queued`/`pinning` while the origin fetch of its CID waits/runs;
+ * 3. else the stored status: `failed` (with `info.status_details`) when the fetch failed,
+ *    `queued` for a request whose fetch a restart interrupted (resumed at start).
+ * `list` filters on the stored status, which the fetcher and these reads keep current.
+ */
+export class PinningService {
+  readonly #options: PinningServiceOptions
+  readonly fetcher: OriginFetcher
+  #nodes: { at: number; nodes: Promise<StorageNode[]> } | undefined
+
+  constructor(options: PinningServiceOptions) {
+    this.#options = options
+    this.fetcher = new OriginFetcher({
+      registry: options.registry,
+      repo: options.repo,
+      releaseContent: options.releaseContent,
+      logger: options.logger,
+      concurrency: options.fetchConcurrency,
+      fetchDag: options.fetchDag,
+    })
+  }
+
+  /** `POST /pins`: a new request (new requestid even for a CID already requested). */
+  async add(accountId: string, pin: PinInput, selfUrl: string): Promise<PinStatusBody> {
+    await this.#checkQuota(accountId, pin.cid)
+    const request = await this.#options.registry.pinRequests.create(accountId, toInput(pin))
+    const status = await this.#start(request)
+    return this.#present({ ...request, status }, await this.delegates(selfUrl), {})
+  }
+
+  /** `GET /pins/{requestid}`. */
+  async get(accountId: string, requestid: string, selfUrl: string): Promise<PinStatusBody> {
+    const request = await this.#options.registry.pinRequests.get(accountId, requestid)
+    if (request === undefined) throw notFound(`no pin request ${requestid}`)
+    const { status, info } = await this.#derive(request)
+    const pin = await this.#options.registry.pins.get(request.cid)
+    if (pin && pin.size > 0) info.dag_size = String(pin.size)
+    return this.#present({ ...request, status }, await this.delegates(selfUrl), info)
+  }
+
+  /** `GET /pins`: newest first; `count` is every match, not just this page. */
+  async list(accountId: string, query: ListQuery, selfUrl: string): Promise<PinResultsBody> {
+    const { registry } = this.#options
+    const cids = query.cids?.flatMap(cidForms)
+    const page = await registry.pinRequests.list(accountId, {
+      cids,
+      status: query.status,
+      before: query.before,
+      after: query.after,
+      name: query.name,
+      match: query.match,
+      meta: query.meta,
+      limit: query.limit,
+    })
+    const delegates = await this.delegates(selfUrl)
+    const results: PinStatusBody[] = []
+    for (const request of page.results) {
+      const { status, info } = await this.#derive(request)
+      results.push(this.#present({ ...request, status }, delegates, info))
+    }
+    return { count: page.count, results }
+  }
+
+  /**
+   * `POST /pins/{requestid}`: a new request replaces the old one in one registry
+   * transaction; the old request's pin is released only when nothing else references it,
+   * so blocks shared by both are never collected.
+   */
+  async replace(accountId: string, requestid: string, pin: PinInput, selfUrl: string): Promise<PinStatusBody> {
+    const { registry } = this.#options
+    if ((await registry.pinRequests.get(accountId, requestid)) === undefined) throw notFound(`no pin request ${requestid}`)
+    await this.#checkQuota(accountId, pin.cid)
+    const replaced = await registry.pinRequests.replace(accountId, requestid, toInput(pin))
+    if (replaced === undefined) throw notFound(`no pin request ${requestid}`)
+    if (replaced.released !== null) await this.#release(replaced.released)
+    const status = await this.#start(replaced.request)
+    return this.#present({ ...replaced.request, status }, await this.delegates(selfUrl), {})
+  }
+
+  /** `DELETE /pins/{requestid}`: removes the request; the content goes only when nothing references it. */
+  async remove(accountId: string, requestid: string): Promise<void> {
+    const request = await this.#options.registry.pinRequests.get(accountId, requestid)
+    const removed = request && (await this.#options.registry.pinRequests.remove(accountId, requestid))
+    if (request === undefined || removed === undefined) throw notFound(`no pin request ${requestid}`)
+    if (removed.released) await this.#release(request.cid)
+  }
+
+  /**
+   * Multiaddrs for `PinStatus.delegates`: this coordinator's gateway, then the gateways of
+   * active storage nodes that are not down (at most 20 in all, at least the coordinator).
+   */
+  async delegates(selfUrl: string): Promise<string[]> {
+    const out = new Set<string>()
+    const self = gatewayUrlToMultiaddr(selfUrl)
+    if (self) out.add(self)
+    for (const node of await this.#activeNodes()) {
+      if (out.size >= MAX_DELEGATES) break
+      if (node.status === 'down' || node.address === null) continue
+      const addr = gatewayUrlToMultiaddr(node.address)
+      if (addr) out.add(addr)
+    }
+    if (out.size === 0) out.add('/ip4/127.0.0.1/tcp/8080/http')
+    return [...out]
+  }
+
+  /** Takes up requests a previous process left queued or pinning. */
+  resume(): Promise<number> {
+    return this.fetcher.resume()
+  }
+
+  close(): Promise<void> {
+    return this.fetcher.close()
+  }
+
+  /** Marks a new request pinned when the origin already holds it, else starts the fetch. */
+  async #start(request: PinRequest): Promise<PinRequestStatus> {
+    if (await this.#originHolds(request.cid)) {
+      await this.#options.registry.pinRequests.setStatus(request.accountId, request.requestid, 'pinned')
+      return 'pinned'
+    }
+    this.fetcher.enqueue(request.cid, request.origins, request.accountId)
+    return this.fetcher.state(request.cid) ?? 'queued'
+  }
+
+  async #derive(request: PinRequest): Promise<{ status: PinRequestStatus; info: Record<string, string> }> {
+    if (request.status === 'pinned') return { status: 'pinned', info: {} }
+    const { registry } = this.#options
+    const replicas = await this.#nodeReplicas(request.cid)
+    if ((await this.#originHolds(request.cid)) || (replicas.needed > 0 && replicas.pinned >= replicas.needed)) {
+      await registry.pinRequests.setStatus(request.accountId, request.requestid, 'pinned')
+      return { status: 'pinned', info: {} }
+    }
+    const info: Record<string, string> = {}
+    if (replicas.needed > 0) info.replicas = `${replicas.pinned}/${replicas.needed}`
+    const fetching = this.fetcher.state(request.cid)
+    if (fetching !== undefined) {
+      info.status_details = fetching === 'queued' ? 'waiting to fetch from origins' : 'fetching from origins'
+      return { status: fetching, info }
+    }
+    if (request.status === 'failed') info.status_details = this.fetcher.failure(request.cid) ?? 'the content could not be fetched'
+    return { status: request.status, info }
+  }
+
+  async #originHolds(cid: string): Promise<boolean> {
+    return (await this.#options.repo.pins.get(CID.parse(cid))) !== undefined
+  }
+
+  /** Storage nodes reporting `cid` pinned, and how many the pin asks for (0: no nodes). */
+  async #nodeReplicas(cid: string): Promise<{ pinned: number; needed: number }> {
+    const nodes = await this.#activeNodes()
+    if (nodes.length === 0) return { pinned: 0, needed: 0 }
+    const { registry } = this.#options
+    const pin = await registry.pins.get(cid)
+    if (pin === undefined) return { pinned: 0, needed: 0 }
+    const allocations = await registry.allocations.listForCid(cid)
+    const active = new Set(nodes.map((n) => n.id))
+    const pinned = allocations.filter((a) => a.status === 'pinned' && active.has(a.nodeId)).length
+    const needed = pin.replicationMin === -1 ? nodes.length : pin.replicationMin
+    return { pinned, needed }
+  }
+
+  #activeNodes(): Promise<StorageNode[]> {
+    const now = Date.now()
+    if (this.#nodes === undefined || now - this.#nodes.at > NODE_CACHE_MS) {
+      const nodes = this.#options.registry.nodes.list({ activeOnly: true })
+      nodes.catch(() => {
+        this.#nodes = undefined
+      })
+      this.#nodes = { at: now, nodes }
+    }
+    return this.#nodes.nodes
+  }
+
+  async #release(cid: string): Promise<void> {
+    this.fetcher.cancel(cid)
+    await this.#options.releaseContent.release([cid])
+  }
+
+  async #checkQuota(accountId: string, cid: string): Promise<void> {
+    const { registry } = this.#options
+    const quota = (await registry.accounts.get(accountId))?.quotaStorageBytes
+    if (quota === null || quota === undefined) return
+    if (await registry.pins.getForAccount(accountId, cid)) return // already counted once
+    const used = await registry.pins.bytesReferencedBy(accountId)
+    const size = (await registry.pins.get(cid))?.size ?? 0
+    if (used >= quota || used + size > quota) throw new QuotaExceededError(quota - used)
+  }
+
+  #present(request: PinRequest, delegates: string[], info: Record<string, string>): PinStatusBody {
+    const pin: PinStatusBody['pin'] = { cid: request.cid, origins: request.origins, meta: request.meta }
+    if (request.name !== null) pin.name = request.name
+    return { requestid: request.requestid, status: request.status, created: formatRfc3339(request.created), pin, delegates, info }
+  }
+}
+
+function toInput(pin: PinInput) {
+  return { cid: pin.cid, name: pin.name ?? null, meta: pin.meta, origins: pin.origins }
+}
+
+/** A CID as a request may have named it: as given, and its v0/v1 twins. */
+function cidForms(text: string): string[] {
+  const cid = CID.parse(text)
+  const forms = new Set([text, cid.toV1().toString()])
+  if (cid.code === 0x70 && cid.multihash.code === 0x12 && cid.multihash.digest.length === 32) forms.add(cid.toV0().toString())
+  return [...forms]
+}
