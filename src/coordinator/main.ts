@@ -28,6 +28,8 @@ export interface RunningCoordinator {
   adminCredentials?: AdminCredentials
   /** Set on the start that generated the cluster secret (none configured): show once so nodes can join. */
   generatedClusterSecret?: string
+  /** The cluster secret in effect (configured or stored in the data dir): an embedded node joins with it. */
+  clusterSecret: string
   close(): Promise<void>
 }
 
@@ -123,6 +125,7 @@ export async function startCoordinator(
       app,
       adminCredentials,
       generatedClusterSecret: clusterSecret.generated ? clusterSecret.secret : undefined,
+      clusterSecret: clusterSecret.secret,
       async close() {
         await app.close()
         await closeAll(opened)

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { CoordinatorConfig } from '../../coordinator/config/config-schema.ts'
 import { loadCoordinatorConfig } from '../../coordinator/config/load-config.ts'
@@ -28,14 +29,18 @@ function configFrom(flags: ServeFlags, ctx: CliContext): Promise<CoordinatorConf
   })
 }
 
-/** `serve` runs the coordinator; `start` is the newcomer's one command with embedded defaults. */
+/**
+ * `serve` runs the coordinator; `start` is the newcomer's one command with embedded
+ * defaults: the coordinator and one storage node in the same process (repo
+ * `<dataDir>/node`, peer gateway on 127.0.0.1, joined with the cluster secret).
+ */
 export function registerServe(program: Command, ctx: CliContext): void {
   withServeOptions(program.command('serve').description('run the coordinator')).action((flags: ServeFlags) =>
     runCoordinator(flags, ctx),
   )
   withServeOptions(
     program.command('start').description('run Pinfold with embedded defaults (SQLite and data under ./pinfold-data)'),
-  ).action((flags: ServeFlags) => runCoordinator(flags, ctx))
+  ).action((flags: ServeFlags) => runCoordinator(flags, ctx, { embeddedNode: true }))
   const config = program.command('config').description('configuration')
   withServeOptions(config.command('show').description('print the effective configuration, secrets redacted')).action(
     async (flags: ServeFlags) => {
@@ -44,12 +49,19 @@ export function registerServe(program: Command, ctx: CliContext): void {
   )
 }
 
-async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void> {
+async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { embeddedNode?: boolean } = {}): Promise<void> {
   // the global --repo names the local CLI repo; for serve it names the origin repo
   const config = await configFrom({ ...flags, repo: flags.repo }, ctx)
   // loaded on demand: the HTTP stack is not needed by the other commands' start-up
   const { startCoordinator } = await import('../../coordinator/main.ts')
   const running = await startCoordinator(config)
+  let node: Awaited<ReturnType<typeof startEmbeddedNode>> | undefined
+  try {
+    if (options.embeddedNode) node = await startEmbeddedNode(config, running.url, running.clusterSecret, ctx)
+  } catch (error) {
+    await running.close()
+    throw error
+  }
   if (running.adminCredentials) {
     const { email, password, apiKey } = running.adminCredentials
     ctx.print('')
@@ -66,6 +78,7 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void>
     ctx.print(`  storage nodes join with: pinfold node --join ${running.url} --secret ${running.generatedClusterSecret}`)
     ctx.print('')
   }
+  if (node) ctx.print(`Embedded storage node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl} (repo ${node.repo.dir})`)
   // printed last: scripts and tests wait for this line
   ctx.print(`Pinfold coordinator listening on ${running.url}`)
   ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)
@@ -78,5 +91,30 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext): Promise<void>
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
+  // the node first: it reports to the coordinator until it is gone
+  await node?.close()
   await running.close()
+}
+
+/**
+ * One storage node beside the coordinator: joins over loopback (`ws://127.0.0.1:<port>`
+ * when the coordinator listens on every address or on loopback, its own host otherwise),
+ * repo `<dataDir>/node`, peer gateway on 127.0.0.1 with a free port.
+ */
+async function startEmbeddedNode(config: CoordinatorConfig, coordinatorUrl: string, secret: string, ctx: CliContext) {
+  const { resolveNodeConfig, startNode } = await import('../../node/index.ts')
+  const url = new URL(coordinatorUrl)
+  const host = ['0.0.0.0', '[::]', '::', ''].includes(url.hostname) ? '127.0.0.1' : url.hostname
+  const nodeConfig = resolveNodeConfig(
+    {
+      join: `ws://${host}:${url.port}`,
+      secret,
+      repo: join(resolve(config.dataDir), 'node'),
+      listen: '127.0.0.1:0',
+      name: 'embedded',
+      logLevel: config.logLevel,
+    },
+    ctx.io.env,
+  )
+  return startNode(nodeConfig)
 }
