@@ -51,8 +51,8 @@ export class QuotaExceededError extends PinfoldError {
  *
  * Status rule (what `status` reports, re-derived on every read of a request not yet pinned):
  * 1. `pinned` when the origin repo holds a recursive pin of the CID (the whole DAG, verified),
- *    or when at least `replicationMin` storage nodes report the allocation `pinned` (every
- *    active node for −1). The origin keeps what it holds while any reference exists, so
+ *    or when at least `replicationMin` storage nodes report the allocation `pinned` (for −1:
+ *    every registered, non-revoked node that is not down). The origin keeps what it holds while any reference exists, so
  *    `pinned` is not revisited later.
  * 2. else `queued`/`pinning` while the origin fetch of its CID waits/runs;
  * 3. else the stored status: `failed` (with `info.status_details`) when the fetch failed,
@@ -143,7 +143,7 @@ export class PinningService {
 
   /**
    * Multiaddrs for `PinStatus.delegates`: this coordinator's gateway, then the gateways of
-   * active storage nodes that are not down (at most 20 in all, at least the coordinator).
+   * online storage nodes (at most 20 in all, at least the coordinator).
    */
   async delegates(selfUrl: string): Promise<string[]> {
     const out = new Set<string>()
@@ -151,7 +151,7 @@ export class PinningService {
     if (self) out.add(self)
     for (const node of await this.#activeNodes()) {
       if (out.size >= MAX_DELEGATES) break
-      if (node.status === 'down' || node.address === null) continue
+      if (node.status !== 'online' || node.address === null) continue
       const addr = gatewayUrlToMultiaddr(node.address)
       if (addr) out.add(addr)
     }
@@ -203,7 +203,7 @@ export class PinningService {
 
   /** Storage nodes reporting `cid` pinned, and how many the pin asks for (0: no nodes). */
   async #nodeReplicas(cid: string): Promise<{ pinned: number; needed: number }> {
-    const nodes = await this.#activeNodes()
+    const nodes = (await this.#activeNodes()).filter((n) => n.status !== 'down')
     if (nodes.length === 0) return { pinned: 0, needed: 0 }
     const { registry } = this.#options
     const pin = await registry.pins.get(cid)
