@@ -12,6 +12,7 @@ import { entryRoutes } from './routes/entry-routes.ts'
 import { gatewayRoutes } from './routes/gateway-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { keyRoutes } from './routes/key-routes.ts'
+import { kuboRpcRoutes } from './routes/kubo-rpc-routes.ts'
 import { nodeRoutes } from './routes/node-routes.ts'
 import { pinningServiceRoutes } from './routes/pinning-service-routes.ts'
 import { uploadRoutes } from './routes/upload-routes.ts'
@@ -39,6 +40,7 @@ const ROUTE_GROUPS: RouteGroup[] = [
   nodeRoutes,
   gatewayRoutes,
   pinningServiceRoutes,
+  kuboRpcRoutes,
 ]
 
 /**

@@ -1,0 +1,164 @@
+import * as dagPb from '@ipld/dag-pb'
+import type { FastifyRequest } from 'fastify'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { blockLinks, exportCar, importCar, parseCid, PinfoldError } from '../../core/index.ts'
+import type { Principal } from '../auth/principal.ts'
+import { checkIncoming, type UploadLimits } from '../uploads/upload-limits.ts'
+import { canRead, dagSize, notFoundLocally, type RpcComponents, registerRpcPin } from './rpc-context.ts'
+import { badArgument, KuboRpcError, type RpcArgs } from './rpc-protocol.ts'
+
+/** Kubo's default block size ceiling (1 MiB); `allow-big-block` lifts it to 2 MiB. */
+const MAX_BLOCK_BYTES = 1024 * 1024
+const MAX_BIG_BLOCK_BYTES = 2 * 1024 * 1024
+
+/** A block argument the caller may read and the origin repo holds. */
+async function readableBlock(c: RpcComponents, principal: Principal, arg: string): Promise<CID> {
+  const cid = parseCid(arg.startsWith('/ipfs/') ? arg.slice('/ipfs/'.length) : arg)
+  if (!(await canRead(c, principal, cid)) || !(await c.repo.blocks.has(cid))) throw notFoundLocally(cid)
+  return cid
+}
+
+/** `block/get`: the block's bytes. */
+export async function blockGet(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<Uint8Array> {
+  const cid = await readableBlock(c, principal, args.arg('cid'))
+  return c.repo.blocks.get(cid)
+}
+
+/** `block/stat`: `{Key, Size}`. */
+export async function blockStat(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<{ Key: string; Size: number }> {
+  const cid = await readableBlock(c, principal, args.arg('cid'))
+  const size = (await c.repo.blocks.size(cid)) ?? (await c.repo.blocks.get(cid)).byteLength
+  return { Key: cid.toString(), Size: size }
+}
+
+/** Codec names `block/put` accepts (`cid-codec`, or the deprecated `format`). */
+const CODECS: Record<string, number> = { raw: raw.code, 'dag-pb': dagPb.code, protobuf: dagPb.code, v0: dagPb.code }
+
+/**
+ * `block/put`: each file part is one block, hashed with sha2-256 under `cid-codec` (default
+ * raw; `format=v0` gives a CIDv0 dag-pb block), checked to decode, stored in the origin repo
+ * and, with `pin=true`, pinned as a pin of the account. The origin repo indexes links of
+ * raw and dag-pb blocks only, so other codecs are refused.
+ */
+export async function* blockPut(
+  c: RpcComponents,
+  principal: Principal,
+  args: RpcArgs,
+  request: FastifyRequest,
+  limits: UploadLimits,
+): AsyncGenerator<{ Key: string; Size: number }> {
+  const format = args.string('format')
+  const codecName = args.string('cid-codec') ?? (format === undefined || format === '' ? 'raw' : format)
+  const code = CODECS[codecName]
+  if (code === undefined) throw badArgument(`unsupported cid-codec ${codecName.slice(0, 50)}: Pinfold stores raw and dag-pb blocks`)
+  const mhtype = args.string('mhtype') ?? 'sha2-256'
+  if (mhtype !== 'sha2-256') throw badArgument(`unsupported mhtype ${mhtype.slice(0, 50)}: Pinfold uses sha2-256`)
+  const v0 = format === 'v0' || (args.string('version') === '0' && code === dagPb.code)
+  const pin = args.bool('pin', false)
+  const maxBytes = args.bool('allow-big-block', false) ? MAX_BIG_BLOCK_BYTES : MAX_BLOCK_BYTES
+  if (!request.isMultipart()) throw badArgument("file argument 'data' is required")
+  let total = 0
+  let count = 0
+  for await (const part of request.parts()) {
+    if (part.type === 'field') continue
+    const bytes = await readLimited(part.file, maxBytes)
+    total += bytes.byteLength
+    checkIncoming(limits, total)
+    const digest = await sha256.digest(bytes)
+    const cid = v0 ? CID.createV0(digest as Parameters<typeof CID.createV0>[0]) : CID.createV1(code, digest)
+    try {
+      blockLinks(cid, bytes)
+    } catch (error) {
+      throw new KuboRpcError(error instanceof Error ? error.message : String(error))
+    }
+    await c.repo.runAdd(async () => {
+      await c.repo.blocks.put(cid, bytes)
+      await c.repo.blocks.flush()
+      if (pin) await c.repo.pins.add(cid, { recursive: true })
+    })
+    if (pin) await registerRpcPin(c, principal.accountId, cid, bytes.byteLength)
+    count++
+    yield { Key: cid.toString(), Size: bytes.byteLength }
+  }
+  if (count === 0) throw badArgument("file argument 'data' is required")
+  c.metrics.bytesIn.inc(total)
+  await c.registry.usage.record(principal.accountId, 'upload_bytes', total)
+}
+
+async function readLimited(stream: AsyncIterable<Uint8Array>, max: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    size += chunk.byteLength
+    if (size > max) throw new KuboRpcError(`produced block is over ${max === MAX_BLOCK_BYTES ? '1MiB' : '2MiB'}: big blocks can't be exchanged with other peers. consider using UnixFS for automatic chunking of bigger files, or pass --allow-big-block to override`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** `dag/export`: the DAG under the root as a CARv1 stream (root first, depth first). */
+export async function dagExport(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<AsyncIterable<Uint8Array>> {
+  const cid = await readableBlock(c, principal, args.arg('root'))
+  return exportCar(c.repo.blocks, cid)
+}
+
+export type DagImportOutput = { Root: { Cid: { '/': string }; PinErrorMsg: string } } | { Stats: { BlockCount: number; BlockBytesCount: number } }
+
+/**
+ * `dag/import`: every file part is a CAR (v1 or v2); each block is verified against its CID
+ * before it is stored (a mismatch fails the command). Afterwards each root is pinned
+ * (`pin-roots`, default true) in the repo and as a pin of the account; a root whose DAG is
+ * incomplete reports `PinErrorMsg` instead, as Kubo does.
+ */
+export async function* dagImport(
+  c: RpcComponents,
+  principal: Principal,
+  args: RpcArgs,
+  request: FastifyRequest,
+  limits: UploadLimits,
+): AsyncGenerator<DagImportOutput> {
+  const pinRoots = args.bool('pin-roots', true)
+  const stats = args.bool('stats', false)
+  if (!request.isMultipart()) throw badArgument("file argument 'path' is required")
+  const roots = new Map<string, CID>()
+  let blocks = 0
+  let blockBytes = 0
+  let total = 0
+  let files = 0
+  await c.repo.runAdd(async () => {
+    for await (const part of request.parts()) {
+      if (part.type === 'field') continue
+      files++
+      const counted = async function* (): AsyncGenerator<Uint8Array> {
+        for await (const chunk of part.file as AsyncIterable<Uint8Array>) {
+          total += chunk.byteLength
+          checkIncoming(limits, total)
+          yield chunk
+        }
+      }
+      const result = await importCar(counted(), c.repo.blocks, { maxBlockBytes: MAX_BIG_BLOCK_BYTES })
+      blocks += result.blocks
+      blockBytes += result.bytes
+      for (const root of result.roots) roots.set(root.toString(), root)
+    }
+    if (files === 0) throw badArgument("file argument 'path' is required")
+  })
+  c.metrics.bytesIn.inc(total)
+  await c.registry.usage.record(principal.accountId, 'upload_bytes', total)
+  if (pinRoots) {
+    for (const root of roots.values()) {
+      let message = ''
+      try {
+        await c.repo.runAdd(() => c.repo.pins.add(root, { recursive: true }))
+        await registerRpcPin(c, principal.accountId, root, await dagSize(c, root))
+      } catch (error) {
+        if (!(error instanceof PinfoldError && error.userError)) throw error
+        message = error.code === 'ERR_DAG_INCOMPLETE' ? `${notFoundLocally(root).message}: ${error.message}` : error.message
+      }
+      yield { Root: { Cid: { '/': root.toString() }, PinErrorMsg: message } }
+    }
+  }
+  if (stats) yield { Stats: { BlockCount: blocks, BlockBytesCount: blockBytes } }
+}

@@ -1,0 +1,87 @@
+import { cat, type DagEntry, ls, stat } from '../../core/index.ts'
+import type { Principal } from '../auth/principal.ts'
+import { dagTarItems, type TarItem, tarArchive } from '../files/tar-stream-export.ts'
+import { type RpcComponents, resolveReadable } from './rpc-context.ts'
+import { badArgument, type RpcArgs } from './rpc-protocol.ts'
+
+/** `cat`: a file's bytes, from `offset`, at most `length` bytes. */
+export async function catCommand(c: RpcComponents, principal: Principal, args: RpcArgs, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  const { path } = await resolveReadable(c, principal, args.arg('ipfs-path'))
+  const options: { offset?: number; length?: number; signal: AbortSignal } = { signal }
+  const offset = args.integer('offset')
+  const length = args.integer('length')
+  if (offset !== undefined) options.offset = offset
+  if (length !== undefined) options.length = length
+  return cat(c.repo.blocks, path, options)
+}
+
+/**
+ * `get`: a tar archive as Kubo's, named by the last path segment (the CID for a bare CID):
+ * one file member, or the directory and everything under it. Unsafe names in a hostile
+ * DAG and symlinks are left out (CVE-2020-26279). `compress` is not supported.
+ */
+export async function getCommand(c: RpcComponents, principal: Principal, args: RpcArgs, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+  if (args.bool('compress', false)) throw badArgument('compress is not supported by Pinfold: fetch the tar and compress it locally')
+  const resolved = await resolveReadable(c, principal, args.arg('ipfs-path'))
+  const entry = await stat(c.repo.blocks, resolved.path, { signal })
+  const name = resolved.path.split('/').at(-1) ?? resolved.cid.toString()
+  let items: AsyncIterable<TarItem>
+  if (entry.type === 'directory') {
+    items = dagTarItems(c.repo.blocks, resolved.path, name, { signal, logger: c.logger })
+  } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
+    items = (async function* () {
+      yield { path: name, type: 'file', size: Number(entry.size), mtime: entry.mtime, content: () => cat(c.repo.blocks, resolved.path, { signal }) }
+    })()
+  } else {
+    throw badArgument(`${resolved.path} is neither a file nor a directory`)
+  }
+  return tarArchive(items)
+}
+
+/** Kubo's UnixFS type numbers in `ls`: 1 directory, 2 file, 4 symlink (raw leaves are files). */
+function kuboType(entry: DagEntry): number {
+  if (entry.type === 'directory') return 1
+  if (entry.type === 'symlink') return 4
+  if (entry.type === 'object') return 0
+  return 2
+}
+
+interface LsLink {
+  Name: string
+  Hash: string
+  Size: number
+  Type: number
+  Target: string
+}
+
+interface LsObject {
+  Hash: string
+  Links: LsLink[]
+}
+
+/**
+ * `ls`: the links of each directory argument (a file argument lists as itself with no
+ * links, as Kubo). Sizes are file sizes; directories have 0. With `stream`, one line per
+ * link; else one object for all arguments.
+ */
+export async function* lsCommand(c: RpcComponents, principal: Principal, args: RpcArgs, signal: AbortSignal): AsyncGenerator<{ Objects: LsObject[] }> {
+  const paths = args.argList('ipfs-path')
+  const streaming = args.bool('stream', false)
+  const objects: LsObject[] = []
+  for (const arg of paths) {
+    const { path } = await resolveReadable(c, principal, arg)
+    const entry = await stat(c.repo.blocks, path, { signal })
+    const object: LsObject = { Hash: arg, Links: [] }
+    if (entry.type === 'directory') {
+      for await (const child of ls(c.repo.blocks, path, { signal })) {
+        const type = kuboType(child)
+        const link: LsLink = { Name: child.name, Hash: child.cid.toString(), Size: type === 1 ? 0 : Number(child.size), Type: type, Target: '' }
+        if (streaming) yield { Objects: [{ Hash: arg, Links: [link] }] }
+        else object.Links.push(link)
+      }
+    }
+    if (!streaming) objects.push(object)
+    else if (entry.type !== 'directory') yield { Objects: [object] }
+  }
+  if (!streaming) yield { Objects: objects }
+}

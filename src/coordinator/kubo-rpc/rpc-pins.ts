@@ -1,0 +1,113 @@
+import { parseCid } from '../../core/index.ts'
+import type { Pin } from '../../registry/index.ts'
+import type { Principal } from '../auth/principal.ts'
+import { cidForms } from '../files/cid-forms.ts'
+import { dagSize, notFoundLocally, RPC_PIN_KIND, type RpcComponents, registerRpcPin, resolveReadable } from './rpc-context.ts'
+import { badArgument, KuboRpcError, type RpcArgs } from './rpc-protocol.ts'
+
+/**
+ * `pin/add`: pins each path's CID recursively in the origin repo and registers it as a pin
+ * of the caller's account (so storage nodes replicate it). Only content the origin repo
+ * holds completely can be pinned: a missing block is reported at once, as an offline Kubo
+ * would, instead of waiting for a network fetch that will never come.
+ */
+export async function pinAdd(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<{ Pins: string[] }> {
+  const paths = args.argList('ipfs-path')
+  if (!args.bool('recursive', true)) throw badArgument('direct pins are not supported by Pinfold: pin recursively')
+  const name = args.string('name')
+  const pinned: string[] = []
+  for (const path of paths) {
+    const { cid } = await resolveReadable(c, principal, path)
+    await c.repo.runAdd(async () => {
+      if (!(await c.repo.blocks.has(cid))) throw notFoundLocally(cid)
+      await c.repo.pins.add(cid, { recursive: true })
+    })
+    const size = await dagSize(c, cid)
+    await registerRpcPin(c, principal.accountId, cid, size, name)
+    pinned.push(cid.toString())
+  }
+  return { Pins: pinned }
+}
+
+/**
+ * `pin/rm`: drops the account's RPC pin of each CID; the registry releases the pin when no
+ * reference of any account remains, and the origin repo then unpins and collects it.
+ */
+export async function pinRm(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<{ Pins: string[] }> {
+  const paths = args.argList('ipfs-path')
+  const removed: string[] = []
+  for (const path of paths) {
+    const cid = parsePinArg(path)
+    let found = false
+    const released: string[] = []
+    for (const form of cidForms(cid.toString())) {
+      const result = await c.registry.pins.removeReference(form, { kind: RPC_PIN_KIND, id: principal.accountId })
+      if (result.removed) found = true
+      if (result.released) released.push(form)
+    }
+    if (!found) throw new KuboRpcError(`${path}: not pinned or pinned indirectly`)
+    // the repo pins by multihash: unpin only when no spelling of the CID is referenced any more
+    const stillPinned = await Promise.all(cidForms(cid.toString()).map((form) => c.registry.pins.get(form)))
+    if (released.length > 0 && stillPinned.every((pin) => pin === undefined)) await c.releaseContent.release(released)
+    removed.push(cid.toString())
+  }
+  return { Pins: removed }
+}
+
+/** A pin argument: a CID, optionally as `/ipfs/CID` (paths inside a DAG name no pin). */
+function parsePinArg(path: string) {
+  const bare = path.startsWith('/ipfs/') ? path.slice('/ipfs/'.length).replace(/\/$/, '') : path
+  if (bare.includes('/')) throw new KuboRpcError(`${path}: not pinned or pinned indirectly`)
+  return parseCid(bare)
+}
+
+export interface PinLsEntry {
+  Cid: string
+  Type: 'recursive'
+  Name?: string
+}
+
+/**
+ * `pin/ls`: the caller's pins — every CID the account keeps (RPC pins, files and folders,
+ * Pinning Service requests), all recursive; other accounts' pins never appear. With
+ * arguments, each must be one of them (Kubo: "path '…' is not pinned"). `type=direct` and
+ * `type=indirect` list nothing: Pinfold keeps whole DAGs only.
+ */
+export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcArgs): AsyncGenerator<PinLsEntry> {
+  const type = args.string('type') ?? 'all'
+  if (!['all', 'recursive', 'direct', 'indirect'].includes(type)) {
+    throw badArgument(`invalid type '${type.slice(0, 50)}', must be one of {direct, indirect, recursive, all}`)
+  }
+  const names = args.bool('names', false)
+  const present = (pin: Pin, cid = pin.cid): PinLsEntry => {
+    const entry: PinLsEntry = { Cid: cid, Type: 'recursive' }
+    if (names) entry.Name = pin.name ?? ''
+    return entry
+  }
+  if (args.args.length > 0) {
+    const found: PinLsEntry[] = []
+    for (const path of args.args) {
+      const cid = (() => {
+        try {
+          return parsePinArg(path)
+        } catch {
+          throw new KuboRpcError(`path '${path}' is not pinned`)
+        }
+      })()
+      const pins = await c.registry.pins.listForAccount(principal.accountId, { cids: cidForms(cid.toString()), limit: 10 })
+      const pin = pins[0]
+      if (pin === undefined || type === 'direct' || type === 'indirect') throw new KuboRpcError(`path '${path}' is not pinned`)
+      found.push(present(pin, cid.toString()))
+    }
+    yield* found
+    return
+  }
+  if (type === 'direct' || type === 'indirect') return
+  let after: string | undefined
+  for (;;) {
+    const page = await c.registry.pins.listForAccount(principal.accountId, after === undefined ? { limit: 1000 } : { after, limit: 1000 })
+    for (const pin of page) yield present(pin)
+    if (page.length < 1000) return
+    after = page.at(-1)?.cid
+  }
+}
