@@ -144,9 +144,17 @@ async function openOriginRepo(dir: string, logger: Logger): Promise<Repo> {
   return openRepo(dir, { logger: logger.child({ component: 'coordinator:repo' }) })
 }
 
-function registerStateGauges({ metrics, registry }: { metrics: CoordinatorComponents['metrics']; registry: Registry }): void {
+function registerStateGauges({
+  metrics,
+  registry,
+  cluster,
+}: { metrics: CoordinatorComponents['metrics']; registry: Registry; cluster: ClusterService }): void {
   metrics.gauge('pinfold_pins', 'pins in the registry', () => registry.pins.count())
   metrics.gauge('pinfold_uploads_in_progress', 'uploads not yet done or failed', () => registry.uploads.countActive())
+  const nodesWith = async (status: string) => (await cluster.listNodes()).filter((n) => n.status === status).length
+  metrics.gauge('pinfold_storage_nodes_online', 'storage nodes reporting', () => nodesWith('online'))
+  metrics.gauge('pinfold_storage_nodes_down', 'storage nodes silent past cluster.nodeDownAfterSeconds (not revoked)', () => nodesWith('down'))
+  metrics.gauge('pinfold_pins_under_replicated', 'pins below their minimum copies (as of the last reconcile pass)', () => cluster.underReplicated().length)
 }
 
 function splitListen(listen: string): [string, number] {

@@ -248,6 +248,13 @@ describe('cluster: drop-folder ingest (`ingested` from a scripted node)', () => 
     assert.equal(await registry().pins.get(lost), undefined)
   })
 
+  it('/metrics shows nodes online and down and under-replicated pins', async () => {
+    const text = await (await fetch(`${coordinator.url}/metrics`)).text()
+    assert.match(text, /^pinfold_storage_nodes_online 2$/m)
+    assert.match(text, /^pinfold_storage_nodes_down 0$/m)
+    assert.match(text, /^pinfold_pins_under_replicated \d+$/m)
+  })
+
   it('uploads get the default replication too', async () => {
     const form = new FormData()
     form.append('file', new Blob([new TextEncoder().encode(`replicated ${Date.now()}`)]), 'r.txt')
