@@ -43,7 +43,9 @@ export function kuboErrorFor(error: unknown): { status: number; body: KuboErrorB
   }
   const status = (error as { statusCode?: unknown } | null)?.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const message = error instanceof Error ? error.message : String(error)
+    // the rate limiter throws its response object `{statusCode, error: {code, message}}`
+    const nested = (error as { error?: { message?: unknown } }).error?.message
+    const message = error instanceof Error ? error.message : typeof nested === 'string' ? nested : `request refused (${status})`
     return { status: KEPT_STATUSES.has(status) ? status : 400, body: { Message: message, Code: 1, Type: 'error' } }
   }
   return { status: 500, body: { Message: 'internal error', Code: 0, Type: 'error' } }
