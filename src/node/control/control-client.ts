@@ -214,7 +214,10 @@ export class ControlClient {
     if (socket !== undefined && socket.readyState !== WebSocket.CLOSED) {
       const closed = new Promise<void>((resolve) => socket.addEventListener('close', () => resolve(), { once: true }))
       socket.close(1000, 'node stopping')
-      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2000))])
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))])
+      // a pending timer would hold the process open for the rest of the 2 s after a prompt close
+      clearTimeout(timer)
     }
     this.#endSession()
     await this.#inbox
