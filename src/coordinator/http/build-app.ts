@@ -15,6 +15,7 @@ import { keyRoutes } from './routes/key-routes.ts'
 import { kuboRpcRoutes } from './routes/kubo-rpc-routes.ts'
 import { nodeRoutes } from './routes/node-routes.ts'
 import { pinningServiceRoutes } from './routes/pinning-service-routes.ts'
+import { portalRoutes } from './routes/portal-routes.ts'
 import { uploadRoutes } from './routes/upload-routes.ts'
 import { usageRoutes } from './routes/usage-routes.ts'
 
@@ -40,6 +41,7 @@ const ROUTE_GROUPS: RouteGroup[] = [
   nodeRoutes,
   gatewayRoutes,
   pinningServiceRoutes,
+  portalRoutes,
   kuboRpcRoutes,
 ]
 
