@@ -147,6 +147,8 @@ describe('IPFS Pinning Service API v1.0.0 (/pinning)', () => {
 
     it('unknown routes under /pinning answer 404 NOT_FOUND in the spec shape', async () => {
       assertFailure(await call('GET', '/nothing-here'), 404, 'NOT_FOUND')
+      assertFailure(await call('PUT', '/pins'), 404, 'NOT_FOUND')
+      assertFailure(await call('GET', '/pins/a/b'), 404, 'NOT_FOUND')
     })
   })
 

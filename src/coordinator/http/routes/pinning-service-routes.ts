@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CoordinatorComponents } from '../../components.ts'
 import { notFound, PinningService, parseListQuery, parsePin, toPinningFailure } from '../../pinning-service/index.ts'
 
@@ -39,12 +39,14 @@ export async function pinningServiceRoutes(app: FastifyInstance, components: Coo
         if (status === 401) reply.header('www-authenticate', 'Bearer')
         return reply.code(status).type('application/json').send(body)
       })
-      scope.setNotFoundHandler((request, reply) =>
+      const noRoute = (request: FastifyRequest, reply: FastifyReply) =>
         reply
           .code(404)
           .type('application/json')
-          .send({ error: { reason: 'NOT_FOUND', details: `no route for ${request.method} ${request.url.split('?')[0]}` } }),
-      )
+          .send({ error: { reason: 'NOT_FOUND', details: `no route for ${request.method} ${request.url.split('?')[0]}` } })
+      scope.setNotFoundHandler(noRoute)
+      // an explicit catch-all, so a wider wildcard elsewhere (the portal's SPA fallback) never answers under /pinning
+      scope.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'], url: '/*', schema: { hide: true }, handler: noRoute })
 
       scope.get('/pins', { schema: doc('List pin requests', 'Filters: cid (CSV ≤ 10), name + match, status (CSV, default pinned), before, after, limit (1–1000, default 10), meta (JSON). Newest first; page with before = the oldest created seen.') }, async (request) => {
         const { accountId } = await authenticate(request, 'read')
