@@ -1,0 +1,93 @@
+import { useEffect, useSyncExternalStore } from 'react'
+import { api } from './api/client'
+import { useLoad } from './lib/hooks'
+import { linkClick, navigate, useLocation } from './lib/router'
+import { session } from './lib/session'
+import { AccountsPage } from './pages/AccountsPage'
+import { KeysPage } from './pages/KeysPage'
+import { LibraryPage } from './pages/LibraryPage'
+import { NodesPage } from './pages/NodesPage'
+import { PinsPage } from './pages/PinsPage'
+import { SignInPage } from './pages/SignInPage'
+import { UsagePage } from './pages/UsagePage'
+
+const NAV = [
+  { href: '/library', label: 'Library' },
+  { href: '/keys', label: 'API keys' },
+  { href: '/usage', label: 'Usage & billing' },
+]
+const ADMIN_NAV = [
+  { href: '/admin/nodes', label: 'Nodes' },
+  { href: '/admin/pins', label: 'Pins' },
+  { href: '/admin/accounts', label: 'Accounts' },
+]
+
+export function App() {
+  const current = useSyncExternalStore(session.subscribe, session.get)
+  const { pathname } = useLocation()
+
+  useEffect(() => {
+    if (!current && pathname !== '/sign-in') navigate(`/sign-in`, { replace: true })
+    if (current && (pathname === '/sign-in' || pathname === '/')) navigate('/library', { replace: true })
+  }, [current, pathname])
+
+  if (!current) return <SignInPage />
+  return <Shell pathname={pathname} label={current.label} token={current.token} />
+}
+
+function Shell({ pathname, label, token }: { pathname: string; label: string; token: string }) {
+  const account = useLoad(async () => (await api.GET('/api/v1/account')).data, [token])
+  const isAdmin = account.data?.role === 'admin'
+  const page = pageFor(pathname, isAdmin)
+  useEffect(() => {
+    document.title = `${page.title} · Pinfold`
+  }, [page.title])
+
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <a className="brand" href="/library" onClick={linkClick}>
+          <img src="/favicon.svg" alt="" width="24" height="24" /> Pinfold
+        </a>
+        <nav aria-label="Main">
+          <ul>
+            {[...NAV, ...(isAdmin ? ADMIN_NAV : [])].map((item) => (
+              <li key={item.href}>
+                <a href={item.href} onClick={linkClick} aria-current={pathname.startsWith(item.href) ? 'page' : undefined}>
+                  {item.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="who">
+          <span className="who-label" title={account.data?.email ?? label}>
+            {account.data?.email ?? label}
+            {isAdmin ? ' (admin)' : ''}
+          </span>
+          <button type="button" className="secondary" onClick={() => session.signOut('You have signed out.')}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {page.element}
+      </main>
+    </div>
+  )
+}
+
+function pageFor(pathname: string, isAdmin: boolean): { title: string; element: React.ReactNode } {
+  if (pathname.startsWith('/keys')) return { title: 'API keys', element: <KeysPage /> }
+  if (pathname.startsWith('/usage')) return { title: 'Usage & billing', element: <UsagePage /> }
+  if (pathname.startsWith('/admin/')) {
+    if (!isAdmin) return { title: 'Admin', element: <p className="notice">These pages are for administrators.</p> }
+    if (pathname.startsWith('/admin/nodes')) return { title: 'Nodes', element: <NodesPage /> }
+    if (pathname.startsWith('/admin/pins')) return { title: 'Pins', element: <PinsPage /> }
+    if (pathname.startsWith('/admin/accounts')) return { title: 'Accounts', element: <AccountsPage /> }
+  }
+  return { title: 'Library', element: <LibraryPage /> }
+}
