@@ -247,3 +247,14 @@ export type ClusterApi = ReturnType<typeof clusterApi>
 export function pinnedOn(status: PinStatus | undefined): string[] {
   return (status?.allocations ?? []).filter((a) => a.status === 'pinned').map((a) => a.nodeId)
 }
+
+/** Blocks and bytes a node repo's index holds (cheap: one query; fine while the node runs). */
+export function repoTotals(repo: string): { blocks: number; bytes: number } {
+  const db = new DatabaseSync(join(repo, 'index.sqlite'), { readOnly: true, timeout: 5000 })
+  try {
+    const row = db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM blocks').get() as { n: number; bytes: number }
+    return { blocks: Number(row.n), bytes: Number(row.bytes) }
+  } finally {
+    db.close()
+  }
+}
