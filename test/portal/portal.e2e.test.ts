@@ -137,6 +137,9 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
     const big = randomBytes(300_000)
     await writeFile(join(folder, 'notes.txt'), small)
     await writeFile(join(folder, 'day2', 'photo.bin'), big)
+    // ≥ 8 MiB: goes through tus (resumable) rather than the shared multipart request
+    const large = randomBytes(9 * 1024 * 1024)
+    await writeFile(join(folder, 'day2', 'video.bin'), large)
 
     const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 860 } })
     const page = await context.newPage()
@@ -166,6 +169,8 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
     await page.getByRole('button', { name: 'Open holiday' }).click()
     await page.getByRole('button', { name: 'Details of notes.txt' }).waitFor()
     await page.getByRole('button', { name: 'Open day2' }).click()
+    await page.getByRole('button', { name: 'Details of video.bin' }).click()
+    assert.match((await page.locator('.details').textContent()) ?? '', /9,437,184 bytes/, 'the tus upload landed whole')
     await page.getByRole('button', { name: 'Details of photo.bin' }).click()
     const cid = (await page.getByTestId('entry-cid').textContent())?.trim() ?? ''
     assert.match(cid, /^(Qm|bafy)/, 'the details panel shows the CID')
@@ -207,7 +212,7 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
     await confirmDelete.click()
     const result = page.getByTestId('delete-result')
     await result.waitFor()
-    assert.match((await result.textContent()) ?? '', /Removed 4 entries/)
+    assert.match((await result.textContent()) ?? '', /Removed 5 entries/)
     await shot(page, '05-delete-result')
     await page.locator('dialog').getByRole('button', { name: 'Close' }).click()
     await page.getByText('This directory is empty').waitFor()
