@@ -17,7 +17,11 @@ const DEADLINE_MS = 60_000
 const NODES = 3
 const COPIES = 2
 const started = Date.now()
-const say = (line = '') => process.stdout.write(`${line}\n`)
+const say = (line = '') => {
+  if (process.stdout.writable) process.stdout.write(`${line}\n`)
+}
+// output closed early (e.g. piped into `head`): keep going so the cleanup still runs
+process.stdout.on('error', () => undefined)
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
 
 interface Proc {
@@ -157,6 +161,14 @@ async function main(): Promise<void> {
   for (const row of [header, ...rows]) say(`  ${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}`)
   say()
   say('Stopping…')
+}
+
+// Ctrl-C: stop the children and remove the temp dirs instead of orphaning them
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`\n${signal}: stopping…`)
+    void stopAll().finally(() => process.exit(130))
+  })
 }
 
 const deadline = setTimeout(() => {
