@@ -164,9 +164,11 @@ function UsageChart({ series }: { series: UsageSeries }) {
         {[0, 0.5, 1].map((f) => (
           <g key={f}>
             <line className="grid" x1={PAD.left} x2={W - PAD.right} y1={y(maxStored * f)} y2={y(maxStored * f)} />
-            <text className="axis" x={PAD.left - 6} y={y(maxStored * f) + 4} textAnchor="end">
-              {formatBytes(maxStored * f)}
-            </text>
+            {!nothingStored && (
+              <text className="axis" x={PAD.left - 6} y={y(maxStored * f) + 4} textAnchor="end">
+                {formatBytes(maxStored * f)}
+              </text>
+            )}
           </g>
         ))}
         {points.map((p, i) => (
