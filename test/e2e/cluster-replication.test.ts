@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, before, describe, it } from 'node:test'
 import { CID } from 'multiformats/cid'
@@ -24,12 +24,14 @@ import { runPinfold } from '../helpers/run-pinfold.ts'
 /**
  * Issue 4's multi-node tests with real processes on 127.0.0.1: one `pinfold serve` and three
  * `pinfold node`s, every pin replicated twice. The scenarios share the cluster and run in
- * order (each leaves it converged). Allocation is made deterministic with storage weights:
- * "b" (×3) and "c" (×2) outrank "a" (×1) on the shared disk, so new pins go to b and c.
+ * order (each leaves it converged; 8 runs before 5, whose pin comes from the drop folder so
+ * that a peer is its only source). Allocation is made deterministic with storage weights:
+ * "b" (×3) and "c" (×2) outrank "a" (×1) on the shared disk, so new uploads go to b and c.
+ * Nodes' repos are observed through their index.sqlite (read-only, WAL: safe while they run).
  */
 const SECRET = 'e2e-cluster-secret-replication-0123'
 const DOWN_AFTER_S = 3
-const REALLOCATE_AFTER_S = 6
+const REALLOCATE_AFTER_S = 8
 
 describe('three storage nodes, replication 2 (real processes)', { timeout: 170_000 }, () => {
   let coordinator: CoordinatorProcess
@@ -261,12 +263,70 @@ describe('three storage nodes, replication 2 (real processes)', { timeout: 170_0
     await settled(keep.cid)
   })
 
-  it('5. a block corrupted on a node’s disk is found by verify and re-fetched', async (t) => {
-    const content = file('e2e/fragile.bin', 800 * 1024)
-    const [entry] = await api.upload([content])
+  /** Drops files into a node's incoming/ and waits for their registry entries (admin = the default ingest account). */
+  async function drop(node: NodeProcess, files: { path: string; bytes: Uint8Array; mtime?: Date }[]) {
+    for (const f of files) {
+      const target = join(node.repo, 'incoming', ...f.path.split('/'))
+      await mkdir(dirname(target), { recursive: true })
+      await writeFile(target, f.bytes)
+      if (f.mtime) await utimes(target, f.mtime, f.mtime)
+    }
+    return Promise.all(
+      files.map((f) =>
+        until(
+          async () => {
+            const { status, body } = await api.call('GET', `/api/v1/entries?path=${encodeURIComponent(`/Library/incoming/${f.path}`)}`)
+            return status === 200 ? (body as { id: string; path: string; kind: string; cid: string; size: number; mtime: string }) : undefined
+          },
+          15_000,
+          () => `registry entry /Library/incoming/${f.path}${logs()}`,
+        ),
+      ),
+    )
+  }
+
+  it('8. drop-folder files appear in the registry under their paths, land in indexed/ and replicate from the node', async (t) => {
+    const node = nodes.get('a') as NodeProcess
+    const mtime = new Date('2024-03-01T12:00:00Z')
+    const files = [
+      { path: 'reports/2024/q1.txt', bytes: new TextEncoder().encode(`quarterly ${Date.now()}`), mtime },
+      { path: 'photo.bin', bytes: new Uint8Array(randomBytes(400 * 1024)) },
+    ]
+    const t0 = Date.now()
+    const entries = await drop(node, files)
+    t.diagnostic(`registered ${Date.now() - t0} ms after the copy into incoming/`)
+    for (const [i, f] of files.entries()) {
+      const entry = entries[i] as (typeof entries)[number]
+      assert.equal(entry.path, `/Library/incoming/${f.path}`)
+      assert.equal(entry.kind, 'file')
+      assert.equal(entry.size, f.bytes.length)
+      const indexed = join(node.repo, 'indexed', ...f.path.split('/'))
+      await until(async () => ((await readFile(indexed)).equals(Buffer.from(f.bytes)) ? true : undefined), 10_000, () => `${indexed}`)
+      await assert.rejects(stat(join(node.repo, 'incoming', ...f.path.split('/'))), 'moved out of incoming/')
+      if (f.mtime) {
+        assert.equal((await stat(indexed)).mtimeMs, f.mtime.getTime(), 'indexed/ keeps the file time')
+        assert.equal(new Date(entry.mtime).getTime(), f.mtime.getTime(), 'the registry records the file time')
+      }
+      // replicated like an upload: the ingesting node's copy plus one more, fetched from it
+      const holders = await settled(entry.cid)
+      assert.ok(holders.includes(node.id), 'the ingesting node keeps its copy')
+      const origin = await fetch(`${coordinator.url}/ipfs/${entry.cid}?format=raw`, { headers: { authorization: `Bearer ${await coordinator.token()}` } })
+      assert.notEqual(origin.status, 200, 'the coordinator never held it: the second copy came from the node')
+      await origin.body?.cancel()
+    }
+    t.diagnostic(`replicated to a second node ${Date.now() - t0} ms after the copy`)
+  })
+
+  it('5. a block corrupted on a node’s disk is found by verify and re-fetched from a peer', async (t) => {
+    // a dropped file: the coordinator's origin never holds it, so a peer is the only source
+    const content = { path: 'fragile.bin', bytes: new Uint8Array(randomBytes(800 * 1024)) }
+    const [entry] = await drop(nodes.get('a') as NodeProcess, [content])
     const cid = (entry as { cid: string }).cid
     const holders = await settled(cid)
-    const name = nameOf(holders[0] as string)
+    const origin = await fetch(`${coordinator.url}/ipfs/${cid}?format=raw`, { headers: { authorization: `Bearer ${await coordinator.token()}` } })
+    assert.notEqual(origin.status, 200, 'not on the coordinator')
+    await origin.body?.cancel()
+    const name = nameOf(holders.find((id) => id !== nodes.get('a')?.id) as string)
     let node = nodes.get(name) as NodeProcess
     const repo = node.repo
     await node.stop()
@@ -297,7 +357,7 @@ describe('three storage nodes, replication 2 (real processes)', { timeout: 170_0
       15_000,
       () => `re-fetched and pinned again${logs()}`,
     )
-    t.diagnostic(`corrupt block found and re-fetched ${Date.now() - t0} ms after restart with --repair-interval 1s`)
+    t.diagnostic(`corrupt block on ${name} found and re-fetched from a peer ${Date.now() - t0} ms after restart with --repair-interval 1s`)
     await settled(cid)
     await node.stop()
     const verify = await runPinfold(['--repo', repo, 'repo', 'verify', '--json'])
@@ -307,6 +367,5 @@ describe('three storage nodes, replication 2 (real processes)', { timeout: 170_0
     const cat = await runPinfold(['--repo', repo, 'cat', cid])
     assert.equal(cat.code, 0, cat.stderr)
     assert.ok(cat.stdoutBytes.equals(Buffer.from(content.bytes)), 'content intact')
-    await startNode(name)
   })
 })
