@@ -59,7 +59,11 @@ export async function rpcLimits(c: RpcComponents, accountId: string): Promise<Up
 
 /** Registers `cid` as a pin of the account (replicated as any pin); idempotent. */
 export async function registerRpcPin(c: RpcComponents, accountId: string, cid: CID, size: number, name?: string): Promise<void> {
-  const options: { size: number; name?: string } = { size: Math.max(0, Math.floor(size)) }
+  const options: { size: number; name?: string; replicationMin: number; replicationMax: number } = {
+    size: Math.max(0, Math.floor(size)),
+    replicationMin: c.config.cluster.defaultReplicationMin,
+    replicationMax: c.config.cluster.defaultReplicationMax,
+  }
   if (name !== undefined && name !== '') options.name = name.slice(0, 255)
   await c.registry.pins.addReference(cid.toString(), { kind: RPC_PIN_KIND, id: accountId, accountId }, options)
 }

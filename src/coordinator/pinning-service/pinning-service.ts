@@ -29,6 +29,8 @@ export interface PinningServiceOptions {
   repo: Repo
   releaseContent: ContentReleaser
   logger: Logger
+  /** Copies new pins ask for (the cluster's configured default); registry default when absent. */
+  replication?: { min: number; max: number }
   /** Concurrent origin fetches (default 4). */
   fetchConcurrency?: number
   /** For tests: replaces the verifying fetcher. */
@@ -79,7 +81,7 @@ export class PinningService {
   /** `POST /pins`: a new request (new requestid even for a CID already requested). */
   async add(accountId: string, pin: PinInput, selfUrl: string): Promise<PinStatusBody> {
     await this.#checkQuota(accountId, pin.cid)
-    const request = await this.#options.registry.pinRequests.create(accountId, toInput(pin))
+    const request = await this.#options.registry.pinRequests.create(accountId, toInput(pin, this.#options.replication))
     const status = await this.#start(request)
     return this.#present({ ...request, status }, await this.delegates(selfUrl), {})
   }
@@ -126,7 +128,7 @@ export class PinningService {
     const { registry } = this.#options
     if ((await registry.pinRequests.get(accountId, requestid)) === undefined) throw notFound(`no pin request ${requestid}`)
     await this.#checkQuota(accountId, pin.cid)
-    const replaced = await registry.pinRequests.replace(accountId, requestid, toInput(pin))
+    const replaced = await registry.pinRequests.replace(accountId, requestid, toInput(pin, this.#options.replication))
     if (replaced === undefined) throw notFound(`no pin request ${requestid}`)
     if (replaced.released !== null) await this.#release(replaced.released)
     const status = await this.#start(replaced.request)
@@ -249,8 +251,9 @@ export class PinningService {
   }
 }
 
-function toInput(pin: PinInput) {
-  return { cid: pin.cid, name: pin.name ?? null, meta: pin.meta, origins: pin.origins }
+function toInput(pin: PinInput, replication?: { min: number; max: number }) {
+  const input = { cid: pin.cid, name: pin.name ?? null, meta: pin.meta, origins: pin.origins }
+  return replication ? { ...input, pin: { replicationMin: replication.min, replicationMax: replication.max } } : input
 }
 
 /** A CID as a request may have named it: as given, and its v0/v1 twins. */

@@ -23,6 +23,7 @@ export async function pinningServiceRoutes(app: FastifyInstance, components: Coo
     repo,
     releaseContent,
     logger: logger.child({ component: 'coordinator:pinning-service' }),
+    replication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
   })
   app.addHook('onReady', async () => {
     service.resume().catch((err: unknown) => logger.error({ err }, 'could not resume pin requests'))
