@@ -16,6 +16,7 @@ import { registerNodes } from './commands/nodes.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerRepo } from './commands/repo.ts'
 import { registerServe } from './commands/serve.ts'
+import { registerShare } from './commands/share.ts'
 import { registerStatus } from './commands/status.ts'
 import { registerStorage } from './commands/storage.ts'
 import { registerSync } from './commands/sync.ts'
@@ -49,6 +50,7 @@ export function createProgram(io: CliIo): Command {
     registerFiles,
     registerKeys,
     registerUsage,
+    registerShare,
     registerNode,
     registerNodes,
     registerSync,

@@ -16,6 +16,7 @@ import { kuboRpcRoutes } from './routes/kubo-rpc-routes.ts'
 import { nodeRoutes } from './routes/node-routes.ts'
 import { pinningServiceRoutes } from './routes/pinning-service-routes.ts'
 import { portalRoutes } from './routes/portal-routes.ts'
+import { shareRoutes } from './routes/share-routes.ts'
 import { uploadRoutes } from './routes/upload-routes.ts'
 import { usageRoutes } from './routes/usage-routes.ts'
 
@@ -40,6 +41,7 @@ const ROUTE_GROUPS: RouteGroup[] = [
   usageRoutes,
   nodeRoutes,
   gatewayRoutes,
+  shareRoutes,
   pinningServiceRoutes,
   portalRoutes,
   kuboRpcRoutes,

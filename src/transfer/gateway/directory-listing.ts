@@ -8,6 +8,8 @@ export interface ListingTarget {
   cid: CID
   /** True when a link to the parent directory makes sense (not at the root CID). */
   hasParent: boolean
+  /** A query string (`?share=…`) carried on the relative links so a share link keeps working. */
+  linkQuery?: string
 }
 
 /** `Content-Security-Policy` for listing pages: no scripts, no external resources. */
@@ -24,7 +26,7 @@ export async function* renderDirectoryListing(
   entries: AsyncIterable<DagEntry>,
 ): AsyncGenerator<string> {
   yield listingHead(target)
-  for await (const entry of entries) yield listingRow(entry)
+  for await (const entry of entries) yield listingRow(entry, target.linkQuery ?? '')
   yield '</tbody>\n</table>\n</body>\n</html>\n'
 }
 
@@ -48,9 +50,9 @@ function listingHead(target: ListingTarget): string {
 ${parent}`
 }
 
-function listingRow(entry: DagEntry): string {
+function listingRow(entry: DagEntry, linkQuery: string): string {
   const isDirectory = entry.type === 'directory'
-  const href = encodeURIComponent(entry.name) + (isDirectory ? '/' : '')
+  const href = encodeURIComponent(entry.name) + (isDirectory ? '/' : '') + linkQuery
   const cid = entry.cid.toString()
   const cidHref = `/ipfs/${cid}?filename=${encodeURIComponent(entry.name)}`
   const size = isDirectory ? '' : formatBytes(entry.size)

@@ -14,8 +14,9 @@ export interface GatewayOptions {
   /**
    * Decides access per request once its CID is known (after syntax checks, before any
    * block is read). Return a `Response` (401/403/…) to deny, `undefined` to allow.
+   * `segments` are the decoded path segments after the CID.
    */
-  authorize?: (request: Request, cid: CID) => Promise<Response | undefined>
+  authorize?: (request: Request, cid: CID, segments: readonly string[]) => Promise<Response | undefined>
 }
 
 /** A WHATWG fetch-style handler: one `Request` in, one `Response` out. */
@@ -55,7 +56,7 @@ async function handle(request: Request, options: GatewayOptions): Promise<Respon
   }
   const parsed = parseGatewayRequest(request)
   if (parsed === undefined) return jsonError(404, 'ERR_NOT_FOUND', 'not found: only /ipfs/{cid}[/{path}] is served')
-  const denied = await options.authorize?.(request, parsed.cid)
+  const denied = await options.authorize?.(request, parsed.cid, parsed.segments)
   if (denied !== undefined) return denied
   const ctx: ServeContext = { source: options.source, request, parsed, head: request.method === 'HEAD', signal: request.signal }
   if (parsed.format === 'raw') return serveRaw(ctx)

@@ -117,7 +117,14 @@ async function serveDirectory(ctx: ServeContext, resolved: ResolvedContentPath):
   headers.set('ETag', etag)
   headers.set('Content-Security-Policy', LISTING_CSP)
   if (ctx.head) return new Response(null, { status: 200, headers })
-  const target = { contentPath: parsed.contentPath, cid: resolved.entry.cid, hasParent: parsed.segments.length > 0 }
+  const share = parsed.url.searchParams.get('share')
+  const target = {
+    contentPath: parsed.contentPath,
+    cid: resolved.entry.cid,
+    hasParent: parsed.segments.length > 0,
+    // a share link's token rides along on the entries' links (the parent may be out of its scope)
+    ...(share === null ? {} : { linkQuery: `?share=${encodeURIComponent(share)}` }),
+  }
   const html = renderDirectoryListing(target, ls(ctx.source, resolved.entry.cid.toString(), { signal: ctx.signal }))
   return new Response(toReadableStream(encodeText(html)), { status: 200, headers })
 }
