@@ -23,6 +23,8 @@ export interface NodeConfig {
   listen: { host: string; port: number }
   /** URL peers use to reach the gateway (default: from `listen`). */
   advertiseUrl?: string
+  /** Who may read the node's `/ipfs/`: cluster peers (and share links) only, or anyone. */
+  gatewayAccess: 'peer' | 'public'
   /** Replication cap in bytes per second (undefined: none). */
   bandwidth?: number
   name: string
@@ -49,6 +51,7 @@ export interface NodeConfigInput {
   tag?: string[]
   listen?: string
   advertise?: string
+  gatewayAccess?: string
   bandwidth?: string
   name?: string
   ingestAccount?: string
@@ -145,8 +148,13 @@ export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv
   if (input.ingestAccount !== undefined && !/^[^\s@]+@[^\s@]+$/.test(input.ingestAccount)) {
     throw bad(`invalid --ingest-account ${JSON.stringify(input.ingestAccount)}: expected an email address`)
   }
+  const gatewayAccess = input.gatewayAccess ?? 'peer'
+  if (gatewayAccess !== 'peer' && gatewayAccess !== 'public') {
+    throw bad(`invalid --gateway-access ${JSON.stringify(gatewayAccess)}: expected peer or public`)
+  }
   const config: NodeConfig = {
     join: input.join,
+    gatewayAccess,
     secret,
     repo: resolve(cwd, input.repo ?? 'pinfold-node'),
     storagePaths: (input.storagePath ?? []).map(parseStoragePathSpec),

@@ -79,7 +79,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
 
     let coordinatorKey: Uint8Array | undefined = decodeKey(state.getMeta(COORDINATOR_KEY))
     const gateway: ServedHandler = await serveHandler(
-      createNodeGateway({ source: repo.blocks, coordinatorKey: () => coordinatorKey }),
+      createNodeGateway({ source: repo.blocks, coordinatorKey: () => coordinatorKey, access: config.gatewayAccess }),
       { host: config.listen.host, port: config.listen.port },
     )
     closers.push(() => gateway.close())

@@ -16,6 +16,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--tag <key=value>', 'node tag, repeatable (e.g. region=eu)', collect)
     .option('--listen <host:port>', 'peer gateway address (default 127.0.0.1:0, any free port)')
     .option('--advertise <url>', 'URL peers reach the gateway at (default: from --listen)')
+    .option('--gateway-access <mode>', 'who may read /ipfs/ here: peer (cluster peers and share links, default) or public')
     .option('--bandwidth <rate>', 'replication bandwidth cap, e.g. 50MB/s')
     .option('--name <name>', 'display name (default: the node id)')
     .option('--ingest-account <email>', 'account that drop-folder files are registered for')
