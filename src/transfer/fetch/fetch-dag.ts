@@ -17,6 +17,9 @@ import {
 import { type BandwidthLimiter, createBandwidthLimiter } from './bandwidth.ts'
 import { FetchFailedError, type SourceFailure, SourceFailedError, UnexpectedBlockError } from './errors.ts'
 
+
+/** Received bytes between flushes of the store (see `#checkpoint`). */
+const CHECKPOINT_BYTES = 8 * 1024 * 1024
 /** A peer serving the IPFS trustless gateway. */
 export interface DagSource {
   /** Base URL under which `/ipfs/{cid}` is served, e.g. `http://10.0.0.2:4001`. */
@@ -167,6 +170,7 @@ class LocalFailure {
 class DagFetch {
   readonly #root: CID
   readonly #store: BlockSink & BlockSource
+  #sinceCheckpoint = 0
   readonly #sources: SourceState[]
   readonly #settings: RunSettings
   readonly #stop = new AbortController()
@@ -374,6 +378,21 @@ class DagFetch {
     this.#emit({ type: 'fetch:source-failed', detail: failure })
   }
 
+  /**
+   * Makes received blocks durable every CHECKPOINT_BYTES, so a transfer killed midway
+   * resumes from its last checkpoint instead of from the store's last (large) batch.
+   */
+  async #checkpoint(bytes: number): Promise<void> {
+    this.#sinceCheckpoint += bytes
+    if (this.#sinceCheckpoint < CHECKPOINT_BYTES) return
+    this.#sinceCheckpoint = 0
+    try {
+      await this.#store.flush()
+    } catch (err) {
+      throw new LocalFailure(err)
+    }
+  }
+
   /** Verifies, stores and accounts for one block received from `source`. */
   async #accept(cid: CID, bytes: Uint8Array, source: SourceState): Promise<CID[]> {
     await verifyBlock(cid, bytes)
@@ -390,6 +409,7 @@ class DagFetch {
     }
     this.#fetchedBlocks++
     this.#fetchedBytes += bytes.byteLength
+    await this.#checkpoint(bytes.byteLength)
     this.#emit({
       type: 'fetch:block',
       detail: {
