@@ -17,7 +17,6 @@ import {
 import { type BandwidthLimiter, createBandwidthLimiter } from './bandwidth.ts'
 import { FetchFailedError, type SourceFailure, SourceFailedError, UnexpectedBlockError } from './errors.ts'
 
-
 /** Received bytes between flushes of the store (see `#checkpoint`). */
 const CHECKPOINT_BYTES = 8 * 1024 * 1024
 /** A peer serving the IPFS trustless gateway. */
