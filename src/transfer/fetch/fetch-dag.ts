@@ -19,6 +19,7 @@ import { FetchFailedError, type SourceFailure, SourceFailedError, UnexpectedBloc
 
 /** Received bytes between flushes of the store (see `#checkpoint`). */
 const CHECKPOINT_BYTES = 8 * 1024 * 1024
+
 /** A peer serving the IPFS trustless gateway. */
 export interface DagSource {
   /** Base URL under which `/ipfs/{cid}` is served, e.g. `http://10.0.0.2:4001`. */
