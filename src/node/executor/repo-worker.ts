@@ -65,10 +65,12 @@ export function createRepoWorker(options: RepoWorkerOptions): ExecutorWorker & {
     async pin(cidText: string, abort: AbortOptions) {
       const cid = CID.parse(cidText)
       if (await repo.pins.get(cid, abort)) return
+      // a restarted node resumes its queue before the coordinator has welcomed it: wait for
+      // the peer token rather than failing the first attempt with a 401
+      const token = await waitForToken(options.peerToken, abort.signal)
       const located = await options.locate(cidText)
       const self = options.selfUrl === undefined ? undefined : sourceBase(options.selfUrl)
       const urls = [...new Set([...located, ...options.fallbackSources()].map(sourceBase))].filter((u) => u !== self)
-      const token = options.peerToken()
       const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
       const sources: DagSource[] = urls.map((url) => ({ url, headers }))
       await repo.runAdd(async () => {
@@ -95,4 +97,17 @@ export function createRepoWorker(options: RepoWorkerOptions): ExecutorWorker & {
       await gcRunning
     },
   }
+}
+
+const TOKEN_WAIT_MS = 30_000
+
+async function waitForToken(read: () => string | undefined, signal?: AbortSignal): Promise<string | undefined> {
+  const until = Date.now() + TOKEN_WAIT_MS
+  let token = read()
+  while (token === undefined && Date.now() < until) {
+    signal?.throwIfAborted()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    token = read()
+  }
+  return token
 }
