@@ -4,9 +4,9 @@
  * (@helia/unixfs + blockstore-fs, same profile, same root CID) and (b) plain single-core
  * SHA-256 of the file, in the same run. Results go to docs/benchmarks.md.
  */
-import { createHash, randomFillSync } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdir, open, rm, stat } from 'node:fs/promises'
+import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { FsBlockstore } from 'blockstore-fs'
@@ -14,21 +14,12 @@ import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
 import { importPaths } from '../src/core/index.ts'
 import { initRepo, openRepo } from '../src/repo/index.ts'
+import { benchInputFile, generateInput } from './bench-input.ts'
 import { machineLine, mbPerSecond, writeBenchSection } from './bench-report.ts'
 
 const sizeMiB = Number(process.env.BENCH_ADD_MIB ?? 1024)
 const workDir = join(process.cwd(), '.bench-data', 'add')
-const inputFile = join(workDir, 'input.bin')
-
-async function generateInput(): Promise<void> {
-  const existing = await stat(inputFile).catch(() => undefined)
-  if (existing?.size === sizeMiB * 2 ** 20) return
-  await mkdir(workDir, { recursive: true })
-  const handle = await open(inputFile, 'w')
-  const chunk = Buffer.alloc(2 ** 20)
-  for (let i = 0; i < sizeMiB; i++) await handle.write(randomFillSync(chunk))
-  await handle.close()
-}
+const inputFile = benchInputFile(sizeMiB)
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now()
@@ -82,7 +73,7 @@ async function heliaAdd(): Promise<string> {
   }
 }
 
-await generateInput()
+await generateInput(inputFile, sizeMiB)
 const bytes = sizeMiB * 2 ** 20
 // warm the page cache so every contender reads the input from memory
 await sha256File()
