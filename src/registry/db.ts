@@ -89,6 +89,9 @@ export function openDb(url: string, options: OpenDbOptions = {}): RegistryContex
     if (path !== ':memory:') sqlite.exec('PRAGMA journal_mode = WAL')
     sqlite.exec('PRAGMA foreign_keys = ON')
     sqlite.exec('PRAGMA synchronous = NORMAL')
+    // the default 2 MiB page cache misses on nearly every path lookup once the registry
+    // holds millions of entries; pages are only taken as they are used
+    sqlite.exec('PRAGMA cache_size = -262144')
     const db = new Kysely<RegistrySchema>({ dialect: new NodeSqliteDialect(sqlite), log: kyselyLog })
     return { db, dialect: 'sqlite', logger: log }
   }

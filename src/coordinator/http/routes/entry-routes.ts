@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { PinfoldError } from '../../../core/index.ts'
-import type { Entry, ListSort, Registry } from '../../../registry/index.ts'
+import { type Entry, formatPath, type ListSort, parsePath, type Registry } from '../../../registry/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { deleteEntry } from '../../files/delete-entry.ts'
 import { accountScope, AccountIdQuery, entryById, entryByPath, notFound, PathQuery, pathOfEntry } from '../../files/entry-lookup.ts'
@@ -100,7 +100,8 @@ export function entryRoutes(app: FastifyInstance, components: CoordinatorCompone
       const query = request.query as { path: string; accountId?: string }
       const accountId = accountScope(await authenticate(request, 'read'), query.accountId)
       const entry = await entryByPath(registry, accountId, query.path)
-      return presentEntry(entry, await pathOfEntry(registry, accountId, entry))
+      // found by this very path, so it needs no second lookup (the hottest route)
+      return presentEntry(entry, formatPath(parsePath(query.path)))
     },
   )
 
