@@ -3450,6 +3450,108 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a signed, expiring read link to a CID (or a path below it) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description a CID the account holds (admins: any CID) */
+                        cid: string;
+                        /** @description limit the link to this path below the CID, e.g. docs/a.pdf */
+                        path?: string;
+                        /**
+                         * @description lifetime in seconds (at most 30 days)
+                         * @default 3600
+                         */
+                        expiresIn: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description <publicUrl or request origin>/ipfs/<cid>[/path]?share=<token> */
+                            url: string;
+                            /** @description the share token alone (the `share` query parameter) */
+                            token: string;
+                            cid: string;
+                            /** @description the path prefix the link is limited to ("" = the whole DAG) */
+                            path: string;
+                            /** Format: date-time */
+                            expiresAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/pinning/pins": {
         parameters: {
             query?: never;
