@@ -65,6 +65,9 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
       const aborter = new AbortController()
       reply.raw.once('close', () => aborter.abort())
       const response = await handler(toWebRequest(request.raw, aborter.signal))
+      // content behind a token or share link must not be kept by shared caches, which
+      // would then serve it to anyone (and past a link's expiry)
+      if (config.gateway.access !== 'public') privateCaching(response.headers)
       await writeWebResponse(response, reply.raw, request.method === 'HEAD')
     },
   })
@@ -79,4 +82,9 @@ function cidForms(cid: CID): string[] {
 
 function shareError(status: number, code: string, message: string): Response {
   return Response.json({ error: { code, message } }, { status, headers: { 'Cache-Control': 'no-store' } })
+}
+
+function privateCaching(headers: Headers): void {
+  const cacheControl = headers.get('cache-control')
+  if (cacheControl?.includes('public')) headers.set('cache-control', cacheControl.replace('public', 'private'))
 }
