@@ -19,6 +19,14 @@ export interface ImportOptions extends LayoutOptions, ProgressOptions<ImportProg
   preserveMode?: boolean
   /** Wrap everything in one extra directory whose entry (path '') is yielded last. */
   wrapWithDirectory?: boolean
+  /**
+   * Import one candidate at a time: each file's content is read to its end before the next
+   * candidate is requested. Needed when candidates come one after another from one stream
+   * (multipart parts): by default the importer collects up to 50 candidates before reading
+   * any content, which would wait forever for a part that cannot arrive before the previous
+   * one is read. Leaves of one file are still hashed and written concurrently.
+   */
+  sequential?: boolean
 }
 
 /** Bytes read so far for one file (cumulative). */
@@ -119,6 +127,8 @@ function runImporter(
   const opts: ImporterOptions = {
     ...layout,
     wrapWithDirectory: options.wrapWithDirectory ?? false,
+    // the importer batches this many candidates before starting any of them
+    ...(options.sequential === true ? { fileImportConcurrency: 1 } : {}),
     onProgress: (event) => {
       if (event.type !== 'unixfs:importer:progress:file:read' || options.onProgress === undefined) return
       const detail = event.detail as { bytesRead: bigint; path?: string }

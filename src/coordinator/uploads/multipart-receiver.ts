@@ -1,16 +1,12 @@
-import { createWriteStream } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { FastifyRequest } from 'fastify'
 import { PinfoldError } from '../../core/index.ts'
 import type { Upload } from '../../registry/index.ts'
+import { folderNeedsName, type StreamingImport, type StreamingImportOptions } from './import-upload.ts'
 import { FileMtimes, parseUploadSettings, SETTING_FIELDS, type UploadSettings } from './upload-fields.ts'
 import { checkIncoming, type UploadLimits } from './upload-limits.ts'
 import { parseRelativePath, RelativePathSet } from './upload-paths.ts'
 import type { ReceivedFile, UploadRequest } from './upload-request.ts'
-import { removeDir, type UploadService } from './upload-service.ts'
+import type { UploadService } from './upload-service.ts'
 
 /** Busboy options for upload bodies (the plugin's defaults suit small forms, not folders). */
 export const MULTIPART_OPTIONS = {
@@ -40,11 +36,15 @@ function invalid(message: string): PinfoldError {
 }
 
 /**
- * Streams a multipart upload to disk part by part (memory stays bounded: one chunk in flight),
- * validating each file's relative path before writing it and counting bytes against `limits`,
- * stopping at the first byte over. Setting fields (`path`, `mode`, `name`, layout) must precede
- * the first file part, since the upload record is created then; `mtime:<n>` and `meta` may come
- * anywhere. On any failure after the record exists it is marked `error` and the spool removed.
+ * Receives a multipart upload part by part, importing each file part into the origin repo as
+ * it arrives (`service.openImport`; memory stays bounded: one part in flight, read by the
+ * importer before the next is parsed). Each file's relative path is validated before any of its
+ * bytes are read, and bytes are counted against `limits`, stopping at the first byte over.
+ * Setting fields (`path`, `mode`, `name`, layout) must precede the first file part, since the
+ * upload record and the import start then; `mtime:<n>` and `meta` may come anywhere. Resolves
+ * once the whole body was read and imported, nothing pinned yet: `service.complete` finishes
+ * and pins. On any failure after the record exists it is marked `error` and the import aborted
+ * (its unpinned blocks are left to GC), so nothing of a refused upload is registered or pinned.
  */
 export async function receiveMultipart(
   request: FastifyRequest,
@@ -55,7 +55,8 @@ export async function receiveMultipart(
   const mtimes = new FileMtimes()
   const paths = new RelativePathSet()
   const files: ReceivedFile[] = []
-  let started: { settings: UploadSettings; upload: Upload; treeDir: string; dir: string } | undefined
+  let started: { settings: UploadSettings; upload: Upload; importing: StreamingImport } | undefined
+  let folderTop: string | undefined
   let total = 0
   try {
     for await (const part of request.parts()) {
@@ -68,22 +69,34 @@ export async function receiveMultipart(
       }
       const segments = parseRelativePath(part.filename)
       paths.add(segments)
-      started ??= await start(service, accountId, parseUploadSettings(fields))
-      const diskPath = join(started.treeDir, ...segments)
-      await mkdir(dirname(diskPath), { recursive: true })
-      const bytes = await spool(part.file, diskPath, (n) => {
-        total += n
-        checkIncoming(limits, total)
-      })
-      files.push({ segments, diskPath, bytes })
+      const settings = started?.settings ?? parseUploadSettings(fields)
+      // a folder without a name is named by the top-level directory all its paths share
+      if (settings.mode === 'folder' && settings.name === undefined) {
+        folderTop ??= segments[0]
+        if (segments.length < 2 || segments[0] !== folderTop) throw folderNeedsName()
+      }
+      started ??= await start(service, accountId, settings)
+      const file: ReceivedFile = { segments, bytes: 0 }
+      await started.importing.addFile(
+        segments,
+        counted(part.file, (n) => {
+          total += n
+          checkIncoming(limits, total)
+          file.bytes += n
+        }),
+      )
+      files.push(file)
     }
     if (started === undefined) throw invalid('the upload has no file parts')
   } catch (error) {
     const reported = error instanceof PinfoldError || hasFastifyCode(error) ? error : new InvalidMultipartError(error)
-    if (started) await service.fail(accountId, started.upload.id, 'receiving', reported, () => removeDir(started?.dir ?? ''))
+    if (started) {
+      const { importing } = started
+      await service.fail(accountId, started.upload.id, 'receiving', reported, () => importing.abort(reported))
+    }
     throw reported
   }
-  const { settings, upload, treeDir, dir } = started
+  const { settings, upload, importing } = started
   for (const [i, file] of files.entries()) {
     const mtime = mtimes.for(i, file.segments.join('/')) ?? settings.mtime
     if (mtime !== undefined) file.mtime = mtime
@@ -93,8 +106,8 @@ export async function receiveMultipart(
     targetPath: settings.targetPath,
     layout: settings.layout,
     files,
-    treeDir,
-    discard: () => removeDir(dir),
+    import: importing,
+    discard: () => importing.abort(),
   }
   if (settings.name !== undefined) uploadRequest.name = settings.name
   if (settings.mtime !== undefined) uploadRequest.mtime = settings.mtime
@@ -112,26 +125,17 @@ async function start(service: UploadService, accountId: string, settings: Upload
   const input: { targetPath: string; name?: string } = { targetPath: settings.targetPath }
   if (settings.name !== undefined) input.name = settings.name
   const upload = await service.begin(accountId, input)
-  const dir = await service.workDir(upload.id)
-  return { settings, upload, dir, treeDir: join(dir, 'tree') }
+  const options: StreamingImportOptions = { mode: settings.mode, layout: settings.layout }
+  if (settings.name !== undefined) options.name = settings.name
+  return { settings, upload, importing: service.openImport(options) }
 }
 
-/** Writes one part to disk, reporting each chunk's size first (so a limit stops it before the write). */
-async function spool(source: NodeJS.ReadableStream, path: string, onBytes: (n: number) => void): Promise<number> {
-  let bytes = 0
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      try {
-        onBytes(chunk.length)
-        bytes += chunk.length
-        callback(null, chunk)
-      } catch (error) {
-        callback(error as Error)
-      }
-    },
-  })
-  await pipeline(source, counter, createWriteStream(path, { flags: 'wx' }))
-  return bytes
+/** A part's bytes, each chunk reported before it is passed on (so a limit stops it before the import sees it). */
+async function* counted(source: AsyncIterable<Uint8Array>, onBytes: (n: number) => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    onBytes(chunk.length)
+    yield chunk
+  }
 }
 
 function hasFastifyCode(error: unknown): boolean {

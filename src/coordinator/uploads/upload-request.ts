@@ -1,16 +1,17 @@
 import type { ImportOptions } from '../../core/index.ts'
+import type { StreamingImport } from './import-upload.ts'
 
 /** The import options that decide CIDs, as the CLI's `add` takes them. */
 export type LayoutOptions = Pick<ImportOptions, 'profile' | 'cidVersion' | 'rawLeaves' | 'chunker'>
 
 export type UploadMode = 'files' | 'folder'
 
-/** One file of an upload, received and waiting on disk. */
+/** One file of an upload, fully received. */
 export interface ReceivedFile {
   /** Validated segments of its relative path inside the upload (`['a', 'b.txt']`). */
   segments: string[]
-  /** Where its bytes are. */
-  diskPath: string
+  /** Where its bytes wait on disk (tus); absent when they went straight into `UploadRequest.import`. */
+  diskPath?: string
   bytes: number
   /** Entry modification time (ms since epoch) as sent by the client; default: now. */
   mtime?: number
@@ -26,11 +27,15 @@ export interface UploadRequest {
   name?: string
   layout: LayoutOptions
   files: ReceivedFile[]
-  /** Folder mode: the directory holding the files laid out by relative path. */
-  treeDir?: string
+  /**
+   * Multipart: the import that ran while the body arrived and already holds every file's
+   * blocks (unpinned, under the repo's add lock); finishing it pins the roots. Absent: the
+   * files are imported from `diskPath` (tus).
+   */
+  import?: StreamingImport
   /** Folder mode: the folder entry's mtime (default: now). */
   mtime?: number
-  /** Removes whatever the upload left on disk; called once the upload is done or failed. */
+  /** Removes whatever the upload left on disk and aborts an unfinished import; called once the upload is done or failed. */
   discard(): Promise<void>
 }
 

@@ -1,11 +1,10 @@
-import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { PinfoldError } from '../../core/index.ts'
 import type { PinOptions, Registry, Upload, UploadStatus } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
-import { importUpload } from './import-upload.ts'
+import { importUpload, type StreamingImport, type StreamingImportOptions, startImport } from './import-upload.ts'
 import { registerUpload } from './register-upload.ts'
 import { checkIncoming, type UploadLimits, uploadLimitsFor } from './upload-limits.ts'
 import type { UploadedEntry, UploadRequest } from './upload-request.ts'
@@ -18,13 +17,22 @@ export interface UploadOutcome {
 
 /**
  * The upload pipeline: `receiving → importing → saving → done | error`, shared by multipart
- * and tus uploads. Receivers (the HTTP edge) stream bytes to disk and call `begin` then
- * `complete`; this service imports into the origin repo and registers entries.
+ * and tus uploads. Receivers (the HTTP edge) call `begin`, then `complete` once the body is
+ * all in; this service imports into the origin repo and registers entries.
+ *
+ * Stages. `receiving`: the body is arriving. A multipart upload imports each file part into
+ * the origin repo as it arrives (`openImport`: no copy on disk; blocks written, nothing
+ * pinned), so receiving and most of the importing overlap; a tus upload's bytes go to its
+ * file store. `importing`: the body is complete and every path in it valid; the import is
+ * finished (multipart: the last blocks and directory nodes written and flushed; tus: the whole
+ * file imported) and its roots pinned. `saving`: registry entries are added. `done`.
  *
  * Ordering: an upload is `done` only after its blocks and pins are durable in the repo AND
  * its entries are committed in the registry, so an answered `done` survives a crash. A
  * failure at any stage marks the upload `error` with that `stage` and a `reason`, and its
- * files on disk are removed; nothing is registered by a failure before `saving`.
+ * files on disk are removed; nothing is pinned or registered by a failure before `importing`
+ * ends (blocks already written stay unpinned until GC collects them). From its first file part
+ * to its pin, a multipart upload holds the repo's add lock (shared): GC waits for it.
  *
  * Idempotency: statuses never regress (`done`/`error` are terminal in the registry);
  * `recover` is idempotent. Uploading the same bytes again stores them once (content
@@ -35,7 +43,7 @@ export interface UploadOutcome {
  * account can overshoot its storage quota by at most what they bring in together.
  */
 export interface UploadService {
-  /** Where multipart uploads are spooled (`<dataDir>/uploads/multipart`). */
+  /** Scratch space for multipart bodies that are spooled (Kubo RPC `add`; `<dataDir>/uploads/multipart`), emptied at start. */
   readonly multipartDir: string
   /** The tus store's directory (`<dataDir>/uploads/tus`); survives restarts, for resuming. */
   readonly tusDir: string
@@ -46,10 +54,14 @@ export interface UploadService {
    * an existing file or folder. `id` lets the caller choose it (tus uses its upload id).
    */
   begin(accountId: string, input: { targetPath: string; name?: string; id?: string }): Promise<Upload>
-  /** A fresh spool directory for a multipart upload. */
-  workDir(uploadId: string): Promise<string>
   /**
-   * Moves a fully received upload to `importing`, then imports and registers it. With
+   * Starts importing an upload's files into the origin repo as they arrive (see
+   * `StreamingImport`); the receiver hands it to `complete` as `request.import`, or aborts it.
+   */
+  openImport(options: StreamingImportOptions): StreamingImport
+  /**
+   * Moves a fully received upload to `importing`, then finishes its import (or imports its
+   * files from disk), pins and registers it. With
    * `background`, resolves as soon as the upload is `importing` (the rest runs on and is
    * awaited by `close`); otherwise resolves when it is `done` and rejects (after recording
    * `error`) on failure. Always calls `request.discard()` once finished.
@@ -112,10 +124,8 @@ class PipelineUploadService implements UploadService {
     return this.#c.registry.uploads.create(accountId, input)
   }
 
-  async workDir(uploadId: string): Promise<string> {
-    const dir = join(this.multipartDir, uploadId)
-    await mkdir(dir, { recursive: true })
-    return dir
+  openImport(options: StreamingImportOptions): StreamingImport {
+    return startImport(this.#c.repo, options)
   }
 
   async complete(accountId: string, uploadId: string, request: UploadRequest, options: { background?: boolean } = {}): Promise<UploadOutcome> {
@@ -191,9 +201,4 @@ class PipelineUploadService implements UploadService {
     this.#running.add(task)
     void task.finally(() => this.#running.delete(task))
   }
-}
-
-/** Removes a directory tree, ignoring one that is already gone. */
-export function removeDir(dir: string): Promise<void> {
-  return rm(dir, { recursive: true, force: true })
 }
