@@ -21,6 +21,12 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then su "$RUN_AS" -s /bin/sh -c "$*"; else sh -c "$*"; fi
 }
 
+# A server already answering on the port (an earlier run's) is reused as it is.
+if "$BIN/pg_isready" -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1; then
+  echo "postgres://postgres@127.0.0.1:$PORT/postgres"
+  exit 0
+fi
+
 if [ ! -f "$DATA/PG_VERSION" ]; then
   mkdir -p "$DATA"
   [ "$(id -u)" = 0 ] && chown "$RUN_AS" "$DATA"
