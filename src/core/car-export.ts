@@ -8,10 +8,11 @@ import { walkDag } from './walk-dag.ts'
  * Streams the DAG under `root` as a CARv1 with `root` as its single root.
  *
  * Blocks come in {@link walkDag} order: depth-first, parent before children, children
- * in link order, each block once, identity blocks omitted. One chunk is yielded per
- * block (framing and bytes), so memory stays at one block; the consumer's pace drives
- * reads. A block missing mid-DAG rejects after the blocks before it were yielded,
- * which a verifying reader detects as an incomplete DAG.
+ * in link order, each block once, identity blocks omitted. Two chunks are yielded per
+ * block: its framing (varint length + CID) and then the block's bytes (if any) as the source
+ * returned them, uncopied — consumers must not modify chunks. Memory stays at one block;
+ * the consumer's pace drives reads. A block missing mid-DAG rejects after the blocks
+ * before it were yielded, which a verifying reader detects as an incomplete DAG.
  */
 export function exportCar(source: BlockSource, root: CID, options: AbortOptions = {}): AsyncGenerator<Uint8Array> {
   return encodeCar(root, walkDag(source, root, options))
@@ -19,27 +20,28 @@ export function exportCar(source: BlockSource, root: CID, options: AbortOptions 
 
 /**
  * Frames a stream of blocks as a CARv1 with `root` as its single root, in the order
- * given (callers choose the walk: whole DAG, a scope, a byte range).
+ * given (callers choose the walk: whole DAG, a scope, a byte range). Each block is two
+ * chunks, its section header (varint length + CID) and its bytes, never copied: blocks
+ * are up to megabytes, their headers tens of bytes.
  */
 export async function* encodeCar(
   root: CID,
   blocks: AsyncIterable<{ cid: CID; bytes: Uint8Array }>,
 ): AsyncGenerator<Uint8Array> {
-  yield frame(encodeCarV1Header(root))
-  for await (const { cid, bytes } of blocks) yield frame(cid.bytes, bytes)
+  const header = encodeCarV1Header(root)
+  yield sectionHeader(header.byteLength, header)
+  for await (const { cid, bytes } of blocks) {
+    yield sectionHeader(cid.bytes.byteLength + bytes.byteLength, cid.bytes)
+    if (bytes.byteLength > 0) yield bytes
+  }
 }
 
-/** A varint length prefix followed by the parts, in one buffer. */
-function frame(...parts: Uint8Array[]): Uint8Array {
-  const length = parts.reduce((n, p) => n + p.byteLength, 0)
-  const prefix = varint.encodingLength(length)
-  const out = new Uint8Array(prefix + length)
-  varint.encodeTo(length, out, 0)
-  let offset = prefix
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
+/** A section's varint length (of the whole section) followed by `head`, in one buffer. */
+function sectionHeader(sectionLength: number, head: Uint8Array): Uint8Array {
+  const prefix = varint.encodingLength(sectionLength)
+  const out = new Uint8Array(prefix + head.byteLength)
+  varint.encodeTo(sectionLength, out, 0)
+  out.set(head, prefix)
   return out
 }
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
+import { takeByteSource } from './gateway/byte-stream.ts'
 
 /** Where to listen. */
 export interface ServeOptions {
@@ -105,6 +106,11 @@ export async function writeWebResponse(response: Response, res: ServerResponse, 
     res.end()
     return
   }
+  const source = takeByteSource(response.body)
+  if (source !== undefined) {
+    await writeChunks(source, res)
+    return
+  }
   const reader = response.body.getReader()
   const cancelOnClose = () => {
     reader.cancel().catch(() => {})
@@ -122,6 +128,35 @@ export async function writeWebResponse(response: Response, res: ServerResponse, 
     abortResponse(res)
   } finally {
     res.off('close', cancelOnClose)
+  }
+}
+
+/**
+ * The fast path of `writeWebResponse` for gateway bodies (see `takeByteSource`): the
+ * generator's chunks go straight to `res`, with the same backpressure, cancellation and
+ * error handling as the stream path, minus a promise and a queue per chunk.
+ */
+async function writeChunks(source: AsyncGenerator<Uint8Array>, res: ServerResponse): Promise<void> {
+  let finished = false
+  const returnOnClose = () => {
+    if (!finished) void source.return(undefined).catch(() => {})
+  }
+  res.once('close', returnOnClose)
+  try {
+    for (;;) {
+      const { value, done } = await source.next()
+      if (done === true) break
+      if (res.destroyed) return
+      if (!res.write(value)) await drained(res)
+    }
+    finished = true
+    res.end()
+  } catch {
+    finished = true
+    abortResponse(res)
+  } finally {
+    res.off('close', returnOnClose)
+    if (!finished) await source.return(undefined).catch(() => {})
   }
 }
 
