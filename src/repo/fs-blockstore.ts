@@ -1,10 +1,11 @@
-import { open, readFile, unlink } from 'node:fs/promises'
+import { readFile, unlink } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
 import { type AbortOptions, blockLinks, BlockNotFoundError, type Blockstore, isIdentityCid } from '../core/index.ts'
+import { PackReaders, readFileAt } from './pack-readers.ts'
 import type { BlockRow, RepoIndex } from './repo-index.ts'
 import type { StoragePaths } from './storage-paths.ts'
-import { type Batch, commitBatch, newBatch, PackWriter, type QueuedBlock, readAt } from './write-batch.ts'
+import { type Batch, commitBatch, newBatch, PackWriter, type QueuedBlock } from './write-batch.ts'
 
 export interface FsBlockstoreOptions {
   /** Commit a batch once it holds this many blocks (default 4096). */
@@ -49,6 +50,8 @@ export class FsBlockstore implements Blockstore {
   /** Blocks queued or committing, by multihash key. */
   readonly #pending = new Map<string, QueuedBlock>()
   readonly #knownDirs = new Set<string>()
+  /** Open read handles of committed packs. */
+  readonly #readers = new PackReaders()
   #current: Batch = newBatch()
   /** Tail of the serialised commit chain (also used for exclusive index/file work). */
   #chain: Promise<unknown> = Promise.resolve()
@@ -200,18 +203,17 @@ export class FsBlockstore implements Blockstore {
   /**
    * Reads an indexed block (no verification). Rejects with ENOENT when its file is gone; bytes
    * shorter than the row's size mean a truncated pack (they will not hash to the CID).
+   * Packs are read through handles kept open between reads; `uncached` opens the file anew,
+   * so a pack deleted or replaced behind the repo's back is seen as it is now (verify).
    */
-  async readRow(row: BlockRow): Promise<Uint8Array> {
+  async readRow(row: BlockRow, options: { uncached?: boolean } = {}): Promise<Uint8Array> {
     if (row.pack === undefined) {
       const buf = await readFile(this.#paths.blockFile(row.pathId, row.mh))
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
     }
-    const handle = await open(this.#paths.packFile(row.pathId, row.pack), 'r')
-    try {
-      return await readAt(handle, row.off, row.size)
-    } finally {
-      await handle.close()
-    }
+    const file = this.#paths.packFile(row.pathId, row.pack)
+    if (options.uncached === true) return readFileAt(file, row.off, row.size)
+    return this.#readers.read(file, row.off, row.size)
   }
 
   async has(cid: CID, options?: AbortOptions): Promise<boolean> {
@@ -251,6 +253,7 @@ export class FsBlockstore implements Blockstore {
       ...rows.filter((r) => r.pack === undefined).map((r) => this.#paths.blockFile(r.pathId, r.mh)),
       ...deadPacks.map((id) => this.#paths.packFile(packPath.get(id) as string, id)),
     ]
+    for (const file of files) this.#readers.forget(file)
     await Promise.all(
       files.map((file) =>
         unlink(file).catch((err: NodeJS.ErrnoException) => {
@@ -277,6 +280,7 @@ export class FsBlockstore implements Blockstore {
     if (this.#closed) return
     await this.flush()
     this.#closed = true
+    this.#readers.close()
   }
 
   #assertOpen(): void {

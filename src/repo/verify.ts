@@ -42,7 +42,7 @@ export async function verifyRepo(
       const cid = cidOf(row.cid)
       let bytes: Uint8Array
       try {
-        bytes = await blocks.readRow(row)
+        bytes = await blocks.readRow(row, { uncached: true })
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
         result.missing.push(cid)
