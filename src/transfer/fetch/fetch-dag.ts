@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http'
 import * as dagPb from '@ipld/dag-pb'
 import type { CID } from 'multiformats/cid'
 import {
@@ -16,6 +17,7 @@ import {
 } from '../../core/index.ts'
 import { type BandwidthLimiter, createBandwidthLimiter } from './bandwidth.ts'
 import { FetchFailedError, type SourceFailure, SourceFailedError, UnexpectedBlockError } from './errors.ts'
+import { bodyChunks, httpGet } from './http-get.ts'
 
 /** Received bytes between flushes of the store (see `#checkpoint`). */
 const CHECKPOINT_BYTES = 8 * 1024 * 1024
@@ -524,24 +526,24 @@ class DagFetch {
       /** Sends the request and returns the checked body as metered chunks. */
       open: async (contentType: string): Promise<AsyncIterable<Uint8Array>> => {
         idle.arm()
-        let response: Response
+        let response: IncomingMessage
         try {
-          response = await fetch(url, { headers: { ...source.headers, Accept: accept }, signal })
+          response = await httpGet(url, { ...source.headers, Accept: accept }, signal)
         } catch (err) {
           throw new SourceFailedError(`request to ${url} failed: ${describe(err)}`, err)
         } finally {
           idle.disarm()
         }
-        if (response.status !== 200 || response.body === null) {
-          void response.body?.cancel().catch(() => {})
-          throw new SourceFailedError(`${url} answered ${response.status} ${response.statusText}`.trim())
+        if (response.statusCode !== 200) {
+          response.destroy()
+          throw new SourceFailedError(`${url} answered ${response.statusCode} ${response.statusMessage ?? ''}`.trim())
         }
-        const type = response.headers.get('content-type') ?? ''
+        const type = response.headers['content-type'] ?? ''
         if (!type.toLowerCase().startsWith(contentType)) {
-          void response.body.cancel().catch(() => {})
+          response.destroy()
           throw new SourceFailedError(`${url} answered with content type ${JSON.stringify(type)}`)
         }
-        return metered(response.body, idle, limiter, signal)
+        return metered(response, idle, limiter, signal)
       },
       /** Maps a failure of this request to the error to record against the source. */
       explain: (err: unknown): unknown => {
@@ -564,27 +566,31 @@ class DagFetch {
  * waiting on the network (not while throttled or while the consumer verifies and stores).
  */
 async function* metered(
-  body: ReadableStream<Uint8Array>,
+  body: IncomingMessage,
   idle: { arm(): void; disarm(): void },
   limiter: BandwidthLimiter | undefined,
   signal: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  const reader = body.getReader()
+  const chunks = bodyChunks(body)
   try {
     while (true) {
       idle.arm()
-      let result: Awaited<ReturnType<typeof reader.read>>
+      let result: IteratorResult<Buffer>
       try {
-        result = await reader.read()
+        result = await chunks.next()
       } finally {
         idle.disarm()
       }
-      if (result.done) return
+      if (result.done === true) {
+        // a body cut short of its Content-Length or final chunk is an error, not an end
+        if (!body.complete) throw new SourceFailedError('response body ended early')
+        return
+      }
       if (limiter !== undefined) await limiter.take(result.value.byteLength, { signal })
       yield result.value
     }
   } finally {
-    await reader.cancel().catch(() => {})
+    body.destroy()
   }
 }
 
