@@ -15,6 +15,8 @@ export interface SelectiveWalkOptions extends AbortOptions {
   emitted: Set<string>
   /** `true`: a block is yielded at every occurrence (`dups=y`); `false`: once. */
   dups: boolean
+  /** The root's bytes when the caller already read them (not read again). */
+  rootBytes?: Uint8Array
 }
 
 /**
@@ -32,13 +34,15 @@ export async function* selectiveWalk<T>(
 ): AsyncGenerator<{ cid: CID; bytes: Uint8Array }> {
   const store = withIdentity(source)
   const stack: WalkItem<T>[] = [root]
+  let rootBytes = options.rootBytes
   while (stack.length > 0) {
     options.signal?.throwIfAborted()
     const item = stack.pop() as WalkItem<T>
     const key = item.cid.toString()
     if (!options.dups && options.emitted.has(key)) continue
     options.emitted.add(key)
-    const bytes = await store.get(item.cid, options)
+    const bytes = item === root && rootBytes !== undefined ? rootBytes : await store.get(item.cid, options)
+    rootBytes = undefined
     const children = select(item, bytes)
     for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as WalkItem<T>)
     if (!isIdentityCid(item.cid)) yield { cid: item.cid, bytes }

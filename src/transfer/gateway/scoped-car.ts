@@ -3,7 +3,7 @@ import type { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { type AbortOptions, type BlockSource, blockLinks, isIdentityCid, PinfoldError, withIdentity } from '../../core/index.ts'
 import type { CarOptions } from './car-options.ts'
-import { type ChildSelector, selectiveWalk } from './dag-walk.ts'
+import { type ChildSelector, type SelectiveWalkOptions, selectiveWalk } from './dag-walk.ts'
 import { byteSpanSelector, resolveEntityBytes } from './entity-bytes.ts'
 import { decodePbNode, hamtPrefixLength } from './unixfs-node.ts'
 
@@ -66,12 +66,13 @@ export async function planScopedCar(
 ): Promise<AsyncGenerator<Block>> {
   const terminalBytes = await withIdentity(source).get(target.terminal, options)
   const select = terminalSelector(target.terminal, terminalBytes, car)
-  return streamScopedCar(source, target, select, car, options)
+  return streamScopedCar(source, target, terminalBytes, select, car, options)
 }
 
 async function* streamScopedCar(
   source: BlockSource,
   target: CarTarget,
+  terminalBytes: Uint8Array,
   select: ChildSelector<number>,
   car: CarOptions,
   options: AbortOptions,
@@ -83,7 +84,10 @@ async function* streamScopedCar(
     yield { cid, bytes: await store.get(cid, options) }
   }
   const root = { cid: target.terminal, context: 0 }
-  yield* selectiveWalk(source, root, select, { emitted, dups: car.dups, signal: options.signal })
+  // the terminal block was read to plan the response: it is not read twice
+  const walk: SelectiveWalkOptions = { emitted, dups: car.dups, rootBytes: terminalBytes }
+  if (options.signal !== undefined) walk.signal = options.signal
+  yield* selectiveWalk(source, root, select, walk)
 }
 
 function terminalSelector(cid: CID, bytes: Uint8Array, car: CarOptions): ChildSelector<number> {
