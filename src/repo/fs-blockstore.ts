@@ -55,6 +55,8 @@ export class FsBlockstore implements Blockstore {
   #current: Batch = newBatch()
   /** Tail of the serialised commit chain (also used for exclusive index/file work). */
   #chain: Promise<unknown> = Promise.resolve()
+  /** The commit the next flushes share, sealed once the running commit is done. */
+  #group: Promise<void> | undefined
   /** First commit failure not yet reported by `flush`. */
   #failure: unknown
   #closed = false
@@ -154,14 +156,25 @@ export class FsBlockstore implements Blockstore {
 
   /**
    * Commits every queued block; resolves when every `put` that resolved before this call is
-   * durable and indexed. Rejects with the first batch failure since the previous flush.
+   * durable and indexed. Rejects with the failure of the commit it waited for, else with the
+   * first batch failure since the previous flush.
+   *
+   * Group commit: flushes called while a commit runs share the next one (one pack fsync and
+   * one SQLite transaction for all of them), sealed as soon as the running commit is done.
    */
   async flush(options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    await this.#seal().catch(() => {})
-    await this.#chain
+    this.#group ??= this.#chain.then(() => {
+      this.#group = undefined
+      return this.#seal()
+    })
+    let groupFailure: unknown
+    await this.#group.catch((err: unknown) => {
+      groupFailure = err
+    })
     const failure = this.#failure
     this.#failure = undefined
+    if (groupFailure !== undefined) throw groupFailure
     if (failure !== undefined) throw failure
   }
 

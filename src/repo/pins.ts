@@ -33,7 +33,8 @@ export interface Pins {
    * otherwise rejects with `ERR_DAG_INCOMPLETE` naming the first missing CID. So a pin never
    * refers to an incomplete DAG. Holds the repo's add lock shared, so GC cannot run between the
    * check and the insert. Idempotent: pinning again keeps `created`, upgrades direct →
-   * recursive and replaces the name when one is given.
+   * recursive and replaces the name when one is given. Pins added in the same turn of the
+   * event loop are committed together (one transaction); each resolves once durable.
    */
   add(cid: CID, options?: PinAddOptions): Promise<Pin>
   /** Removes the pin; true if it existed. Blocks stay until GC. Idempotent. */
@@ -50,7 +51,35 @@ export function toPin(row: PinRow): Pin {
   return pin
 }
 
+type NewPin = { mh: Uint8Array; cid: Uint8Array; recursive: boolean; name?: string; created: number }
+
+/**
+ * Group commit of pin rows: pins queued in the same turn of the event loop are written in one
+ * SQLite transaction (one fsync) on the next, each caller resolving once it is durable (or
+ * rejecting with the transaction's error). Many DAGs finishing together cost one commit.
+ */
+function pinWriter(index: RepoIndex): (pin: NewPin) => Promise<void> {
+  let queue: Array<{ pin: NewPin; resolve: () => void; reject: (err: unknown) => void }> = []
+  const commit = () => {
+    const group = queue
+    queue = []
+    try {
+      index.upsertPins(group.map((q) => q.pin))
+    } catch (err) {
+      for (const q of group) q.reject(err)
+      return
+    }
+    for (const q of group) q.resolve()
+  }
+  return (pin) =>
+    new Promise<void>((resolve, reject) => {
+      if (queue.length === 0) setImmediate(commit)
+      queue.push({ pin, resolve, reject })
+    })
+}
+
 export function createPins(index: RepoIndex, blocks: FsBlockstore, lock: RwLock): Pins {
+  const writePin = pinWriter(index)
   return {
     async add(cid, options = {}) {
       const recursive = options.recursive ?? true
@@ -68,14 +97,10 @@ export function createPins(index: RepoIndex, blocks: FsBlockstore, lock: RwLock)
           const missing = index.firstMissing(mh, cid.bytes, recursive)
           if (missing !== undefined) throw new DagIncompleteError(cid, CID.decode(missing))
         }
-        const pin: { mh: Uint8Array; cid: Uint8Array; recursive: boolean; name?: string; created: number } = {
-          mh,
-          cid: cid.bytes,
-          recursive,
-          created: Date.now(),
-        }
+        const pin: NewPin = { mh, cid: cid.bytes, recursive, created: Date.now() }
         if (options.name !== undefined) pin.name = options.name
-        index.upsertPin(pin)
+        // still under the shared lock: GC cannot run between the check above and this commit
+        await writePin(pin)
         const row = index.getPin(mh)
         if (row === undefined) throw new Error('pin vanished after insert')
         return toPin(row)

@@ -199,6 +199,13 @@ export class RepoIndex {
     this.#s.upsertPin.run(pin.mh, pin.cid, pin.recursive ? 1 : 0, pin.name ?? null, pin.created)
   }
 
+  /** Upserts several pins in ONE transaction (one durable commit for all). */
+  upsertPins(pins: Array<{ mh: Uint8Array; cid: Uint8Array; recursive: boolean; name?: string; created: number }>): void {
+    this.transaction(() => {
+      for (const pin of pins) this.upsertPin(pin)
+    })
+  }
+
   deletePin(mh: Uint8Array): boolean {
     return Number(this.#s.deletePin.run(mh).changes) > 0
   }
