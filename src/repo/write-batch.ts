@@ -39,6 +39,9 @@ export class PackWriter {
   /** Bytes handed out so far (the pack's final size). */
   size = 0
   readonly #handle: Promise<FileHandle>
+  /** Appends not yet being written: written together, in one `writev`, once the write in flight is done. */
+  #next: { start: number; parts: Uint8Array[]; done: Promise<void>; settle: (err?: unknown) => void } | undefined
+  #inFlight: Promise<void> = Promise.resolve()
 
   constructor(paths: StoragePaths, pathId: string) {
     this.id = `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`
@@ -48,11 +51,35 @@ export class PackWriter {
     this.#handle.catch(() => {}) // reported by the first append
   }
 
-  /** Reserves room for `bytes` at the end of the pack and writes them there. */
+  /**
+   * Reserves room for `bytes` at the end of the pack and writes them there. Appends made while
+   * a write is in flight are written together by the next one (one `writev`, one trip to the
+   * thread pool, instead of one per block); `written` settles with the write holding `bytes`.
+   */
   append(bytes: Uint8Array): { off: number; written: Promise<void> } {
     const off = this.size
     this.size += bytes.byteLength
-    return { off, written: this.#handle.then((h) => writeAll(h, bytes, off)) }
+    let next = this.#next
+    if (next === undefined) {
+      let settle: (err?: unknown) => void = () => {}
+      const done = new Promise<void>((resolve, reject) => {
+        settle = (err) => (err === undefined ? resolve() : reject(err))
+      })
+      next = { start: off, parts: [], done, settle }
+      this.#next = next
+      const batch = next
+      this.#inFlight = this.#inFlight.then(async () => {
+        if (this.#next === batch) this.#next = undefined
+        try {
+          await writeAll(await this.#handle, batch.parts, batch.start)
+          batch.settle()
+        } catch (err) {
+          batch.settle(err)
+        }
+      })
+    }
+    next.parts.push(bytes)
+    return { off, written: next.done }
   }
 
   /** Reads `size` bytes at `off` (fewer if the file is shorter). */
@@ -70,11 +97,25 @@ export class PackWriter {
   }
 }
 
-async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0
-  while (done < bytes.byteLength) {
-    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position + done)
-    done += bytesWritten
+/** Writes `parts` back to back from `position`, resuming after short writes. */
+async function writeAll(handle: FileHandle, parts: Uint8Array[], position: number): Promise<void> {
+  let left = parts
+  let at = position
+  while (left.length > 0) {
+    const { bytesWritten } = await handle.writev(left, at)
+    at += bytesWritten
+    let skip = bytesWritten
+    const rest: Uint8Array[] = []
+    for (const part of left) {
+      if (skip >= part.byteLength) {
+        skip -= part.byteLength
+        continue
+      }
+      rest.push(skip > 0 ? part.subarray(skip) : part)
+      skip = 0
+    }
+    if (bytesWritten === 0 && rest.length > 0) throw new Error('pack write made no progress')
+    left = rest
   }
 }
 

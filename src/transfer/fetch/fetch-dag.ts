@@ -77,6 +77,8 @@ const DEFAULT_IDLE_TIMEOUT_MS = 30_000
 const MAX_HEADER_BYTES = 64 * 1024
 /** Splitting a DAG across sources fetches at most this many levels block by block. */
 const MAX_SPLIT_DEPTH = 3
+/** Why a finished request's signal is aborted (cancels whatever of it still runs). */
+const REQUEST_CLOSED = new Error('request closed')
 const CAR_ACCEPT = 'application/vnd.ipld.car; version=1; order=dfs; dups=n'
 const RAW_ACCEPT = 'application/vnd.ipld.raw'
 
@@ -555,7 +557,7 @@ class DagFetch {
       },
       close: () => {
         clearTimeout(timer)
-        controller.abort()
+        controller.abort(REQUEST_CLOSED) // a shared reason: a fresh DOMException per request costs a stack trace
       },
     }
   }
