@@ -158,7 +158,7 @@ async function pinfoldBreakdown(): Promise<void> {
       request.on('error', reject)
     })
   })
-  await stage('HTTP only (fetch(), as fetchDag, body discarded)', async (root) => {
+  await stage('HTTP only (fetch(), body discarded)', async (root) => {
     for await (const _ of await body(root)) {
       // reading is the point
     }

@@ -333,29 +333,25 @@ the ${sizeMiB} MiB DAG, (b) the first ${breakdownFiles.toLocaleString('en')} sma
 ${stageRows.join('\n')}
 
 What limits it (from these rows and \`--cpu-prof\` of both sides, BENCH_REPLICATE_PROFILE=1; the machine has
-only ${cpus().length} cores, shared by sender, receiver and whatever else runs; figures marked † were measured by hand on
-2026-11-22 with curl / autocannon against the same source process, not by this script):
+only ${cpus().length} cores, shared by sender, receiver and whatever else runs):
 
-- **(a) both ends, the sender first.** "sender alone" is the gateway's ceiling for one CAR stream (the
-  receiver then idles: its CPU stays well under 100%); the real receiving path ("into a fresh repo") needs
-  about a whole core of its own at a lower rate still. The sender's profile: about a third GC (two
-  fresh 256 KiB buffers per block: \`readAt\` in repo/write-batch.ts, then \`frame()\` in core/car-export.ts
-  copying the block again to prepend its varint + CID), \`RepoBlockstore.get\` opening and closing the pack
-  file for every block (openFileHandle + close + a SQLite lookup per block), and the WHATWG
-  \`ReadableStream\` between \`encodeCar\` and node:http (\`toReadableStream\` → \`writeWebResponse\`).
-  For scale, node:http on this machine streams 256 KiB chunks over loopback at ≈ 1.2 GB/s †.
-- **(a) then the receiver.** \`fetch()\` (undici, WHATWG streams) alone reads a plain node:http stream at only
-  ≈ 370 MB/s † on this machine — a ceiling just above the 300 MB/s target before any work is done;
-  node:http's client reads the same at > 1 GB/s. On top: GC from \`readExact\` copying every block that
-  spans input chunks (all 256 KiB blocks do), SHA-256 (≈ 5% of samples — not the bottleneck), pack writes
-  and the SQLite index commit.
-- **(b) per-DAG fixed costs.** Each 4 KiB DAG is one HTTP request answered by the CAR path (≈ 1,100 req/s †
-  from the sender alone with 8 connections, vs ≈ 2,100 for \`format=raw\` and ≈ 5,700 for a 404), then on the
-  receiver one durable commit per DAG: \`fetchDag\`'s final \`flush()\` → fdatasync of a pack + rename + dir
-  fsync + a synchronous SQLite transaction, and \`pins.add\` → another synchronous SQLite FULL commit
-  (\`upsertPin\` was the top JS frame at 15% of samples; node:sqlite blocks the event loop for its fsyncs).
-  The receiver idles ~45% waiting on those syncs and the sender. Batching commits across concurrent DAGs
-  (group commit) and a lighter CAR path for single-block DAGs are where the factor lies.`,
+- **Since 2026-11-22 04:10** (this section's earlier run: (a) 85.5 MB/s, (b) 557 files/s): the gateway sends each
+  block uncopied (section header and bytes as two chunks) straight from the CAR generator to node:http (no WHATWG
+  stream), reads packs through kept-open handles and reads a CAR's terminal block once; \`fetchDag\` reads over
+  node:http with keep-alive (no \`fetch()\`), taking body chunks as they come off the socket; the repo group-commits
+  concurrent flushes (one pack fsync + one SQLite transaction) and concurrent pins (one transaction), and
+  coalesces pack writes into \`writev\`s; the Pinfold peers no longer load Helia (22 MB of heap that made every
+  major GC three times as long).
+- **(a)** The rows above say where: into memory the receiver keeps up with the sender (≈ 290 MB/s), into a repo
+  it drops to ≈ 115 MB/s. \`fetchDag\` waits for each block's pack write before reading the next, and every 8 MiB
+  checkpoint waits for an fdatasync + rename + dir fsync + SQLite commit before reading on. Next: a bounded window
+  of puts in flight and a checkpoint that runs while the transfer continues (awaited only by the next one). Past
+  that, the receiver needs ≈ 7 CPU-seconds per GiB (SHA-256 ≈ 0.7 s; HTTP parsing, one copy per block spanning
+  socket chunks, major GCs from the ~2 GiB of short-lived ArrayBuffers per GiB received) on 2 shared cores.
+- **(b)** Per DAG: one HTTP request, one pack write, a share of one group commit (fdatasync + rename + dir fsync +
+  SQLite, ≈ 4 ms a group, ≈ 7 DAGs a group at 8 at once) and a share of one pin transaction. With 8 DAGs at once
+  the lanes wait on those commits; node:sqlite commits block the event loop. Next: let the executor fetch more DAGs
+  while earlier ones commit (pins are durable per group anyway), and fold the pin rows into the block commit.`,
 )
 
 await rm(join(workDir, 'job.json'), { force: true })
