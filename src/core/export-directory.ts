@@ -92,14 +92,15 @@ async function writeDirectory(
 ): Promise<void> {
   // Validate every name first, so a hostile directory writes none of its children.
   const children = []
-  for await (const child of entry.entries({ signal: options.signal })) {
+  for await (const child of entry.entries()) {
     assertSafeName(child.name)
     children.push(child)
   }
   await mkdir(target, { recursive: true })
   totals.directories++
   for (const child of children) {
-    const childEntry = await exporter(child.cid, storage, { signal: options.signal })
+    options.signal?.throwIfAborted()
+    const childEntry = await exporter(child.cid, storage)
     await writeNode(childEntry, `${path}/${child.name}`, join(target, child.name), storage, options, totals)
   }
   await restoreMetadata(toDagEntry(entry, path), target, options)
@@ -115,7 +116,9 @@ async function writeFile(
   const handle = await open(target, 'wx')
   let written = 0
   try {
-    for await (const chunk of entry.content({ signal: options.signal })) {
+    // signal checked per chunk, not handed to the exporter (see `cat` in resolve.ts)
+    for await (const chunk of entry.content()) {
+      options.signal?.throwIfAborted()
       await handle.write(chunk)
       written += chunk.byteLength
     }

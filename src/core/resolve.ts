@@ -33,8 +33,10 @@ export async function resolveEntry(
 ): Promise<{ entry: UnixFSEntry; path: string }> {
   const { cid, segments } = parseCidPath(cidPath)
   const path = [cid.toString(), ...segments].join('/')
+  options.signal?.throwIfAborted()
   try {
-    return { entry: await exporter(path, toExporterStorage(source), { signal: options.signal }), path }
+    // signals are checked here, never handed to the exporter (see `cat` below)
+    return { entry: await exporter(path, toExporterStorage(source)), path }
   } catch (err) {
     throw mapExporterError(err, path)
   }
@@ -58,8 +60,9 @@ export async function* ls(source: BlockSource, cidPath: string, options: AbortOp
   }
   const storage = toExporterStorage(source)
   try {
-    for await (const child of entry.entries({ signal: options.signal })) {
-      const childEntry = await exporter(child.cid, storage, { signal: options.signal })
+    for await (const child of entry.entries()) {
+      options.signal?.throwIfAborted()
+      const childEntry = await exporter(child.cid, storage)
       yield toDagEntry(childEntry, `${path}/${child.name}`, child.name)
     }
   } catch (err) {
@@ -87,7 +90,13 @@ export async function* cat(
   const range = checkRange(entry.size, options.offset, options.length)
   if (range.length === 0) return
   try {
-    yield* entry.content({ signal: options.signal, offset: range.offset, length: range.length })
+    // The signal is checked here between chunks rather than handed to the exporter: an
+    // abort inside the exporter's internal queues surfaced as an uncaught exception (which
+    // would crash a server) instead of a rejection of this generator.
+    for await (const chunk of entry.content({ offset: range.offset, length: range.length })) {
+      options.signal?.throwIfAborted()
+      yield chunk
+    }
   } catch (err) {
     throw mapExporterError(err, path)
   }

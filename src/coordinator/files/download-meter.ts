@@ -19,13 +19,22 @@ export interface DownloadMeterDeps {
  */
 export function meteredBody(reply: FastifyReply, source: AsyncIterable<Uint8Array>, accountId: string, deps: DownloadMeterDeps): Readable {
   let sent = 0
+  let closed = false
   async function* counted(): AsyncGenerator<Uint8Array> {
-    for await (const chunk of source) {
-      yield chunk
-      sent += chunk.byteLength
+    try {
+      for await (const chunk of source) {
+        yield chunk
+        sent += chunk.byteLength
+      }
+    } catch (error) {
+      // the client went away and the reads stopped with it: nobody is left to tell, and an
+      // error here would be emitted on a stream the server no longer listens to
+      if (closed) return
+      throw error
     }
   }
   reply.raw.once('close', () => {
+    closed = true
     if (sent === 0) return
     deps.metrics.bytesOut.inc(sent)
     deps.registry.usage.record(accountId, 'download_bytes', sent).catch((error: unknown) => {

@@ -115,7 +115,13 @@ async function feed(pack: tar.Pack, items: AsyncIterable<TarItem>): Promise<void
     const done = new Promise<void>((resolve, reject) => {
       settle = (error) => (error ? reject(error) : resolve())
     })
+    // when reading the content fails (e.g. the client went away), `done` settles later with
+    // the archive's error while nobody awaits it: mark it handled so it is not unhandled
+    done.catch(() => {})
     const sink = pack.entry({ name: item.path, type: 'file', size: item.size, mtime }, (error) => settle(error))
+    // the entry's error also reaches the callback above; without a listener it would be
+    // thrown as an uncaught exception when a destroyed archive takes the entry with it
+    sink.on('error', () => {})
     for await (const chunk of item.content?.() ?? []) {
       if (!sink.write(chunk)) await drained(sink)
     }
