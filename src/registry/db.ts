@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import { PinfoldError } from '../core/errors.ts'
 import { migration0001 } from './migrations/0001-initial.ts'
 import { migration0002 } from './migrations/0002-node-cluster-state.ts'
+import { migration0003 } from './migrations/0003-entries-newest-version.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -28,6 +29,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001-initial': migration0001(dialect),
     '0002-node-cluster-state': migration0002(),
+    '0003-entries-newest-version': migration0003(),
   }
 }
 
