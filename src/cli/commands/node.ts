@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { type NodeConfigInput, resolveNodeConfig, startNode } from '../../node/index.ts'
 import type { CliContext } from '../cli-context.ts'
+import { waitForStopSignal } from '../wait-for-stop.ts'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
 
@@ -32,15 +33,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
       const node = await startNode(config)
       // printed last: scripts and tests wait for this line
       ctx.print(`Pinfold node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl}, joining ${config.join}`)
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop)
-          process.off('SIGTERM', stop)
-          resolve()
-        }
-        process.on('SIGINT', stop)
-        process.on('SIGTERM', stop)
-      })
+      await waitForStopSignal()
       await node.close()
     })
 }

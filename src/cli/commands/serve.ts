@@ -4,6 +4,7 @@ import type { CoordinatorConfig } from '../../coordinator/config/config-schema.t
 import { loadCoordinatorConfig } from '../../coordinator/config/load-config.ts'
 import { redactConfig } from '../../coordinator/config/redact-config.ts'
 import type { CliContext } from '../cli-context.ts'
+import { waitForStopSignal } from '../wait-for-stop.ts'
 
 interface ServeFlags {
   config?: string
@@ -82,15 +83,7 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { emb
   // printed last: scripts and tests wait for this line
   ctx.print(`Pinfold coordinator listening on ${running.url}`)
   ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      resolve()
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
+  await waitForStopSignal()
   // the node first: it reports to the coordinator until it is gone
   await node?.close()
   await running.close()
