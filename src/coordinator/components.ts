@@ -6,6 +6,7 @@ import type { TokenService } from './auth/token-service.ts'
 import type { BillingService } from './billing/index.ts'
 import type { ClusterService } from './cluster/index.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
+import type { EventHub } from './events/event-hub.ts'
 import type { ContentReleaser } from './files/release-content.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import type { UploadService } from './uploads/upload-service.ts'
@@ -31,4 +32,6 @@ export interface CoordinatorComponents {
   releaseContent: ContentReleaser
   /** Storage nodes: control sessions, allocation, health, change feed, anti-entropy. */
   cluster: ClusterService
+  /** Live upload and pin status events for `GET /api/v1/events`, filtered per account. */
+  events: EventHub
 }

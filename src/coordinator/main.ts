@@ -11,6 +11,7 @@ import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import { ClusterService, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
+import { createEventHub } from './events/event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
@@ -58,7 +59,10 @@ export async function startCoordinator(
       secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
       ttlSeconds: config.auth.tokenTtlSeconds,
     })
+    const events = createEventHub()
+    opened.push(events)
     const uploads = createUploadService({
+      events,
       registry,
       repo,
       metrics,
@@ -84,6 +88,7 @@ export async function startCoordinator(
       originHas: (cid) => repo.blocks.has(CID.parse(cid)),
       defaultReplication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
       ingestAccountEmail: config.admin.email,
+      events,
     })
     opened.push(cluster)
     const components: CoordinatorComponents = {
@@ -105,6 +110,7 @@ export async function startCoordinator(
       billing: createBillingService(registry, config.billing),
       releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
       cluster,
+      events,
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)

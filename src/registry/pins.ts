@@ -179,6 +179,12 @@ export class Pins {
     return row && toPin(row)
   }
 
+  /** The distinct accounts holding any reference to `cid` (uses the `pin_refs (cid)` index). */
+  async accountsReferencing(cid: string): Promise<string[]> {
+    const rows = await this.#ctx.db.selectFrom('pin_refs').select('account_id').distinct().where('cid', '=', cid).execute()
+    return rows.map((row) => row.account_id)
+  }
+
   /** The pin only if `accountId` references it; other accounts' CIDs behave as not found. */
   async getForAccount(accountId: string, cid: string): Promise<Pin | undefined> {
     const row = await this.#ctx.db

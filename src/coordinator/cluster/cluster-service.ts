@@ -4,6 +4,7 @@ import { type ClusterSecret, clusterSecret, issuePeerToken, type StatusEntry, ve
 import { PinfoldError } from '../../core/index.ts'
 import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
 import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
+import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
 import { type FleetTimeouts, type NodeReportInfo, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
 import { CLOSE_CODES, type ControlSocket, NodeSession, type SessionHost } from './node-session.ts'
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   defaultReplication?: { min: number; max: number }
   /** Account drop-folder files are registered for when the node names none (the admin's email). */
   ingestAccountEmail?: string
+  /** Where node-reported pin status changes are published (to the CID's accounts and admins). */
+  events?: EventHub
 }
 
 /** A node as the nodes API shows it. */
@@ -323,15 +326,31 @@ export class ClusterService {
         }
         if (update.status === current.status && update.status !== 'failed') continue
         await allocations.setStatus(update.cid, nodeId, update.status, update.status === 'failed' ? (update.reason ?? 'failed') : null)
+        await this.#publishPinStatus(update.cid, nodeId, update.status)
         if (update.status === 'pinned') pinned = true
         if (update.status === 'pinned') this.#underReplicated.delete(update.cid)
       } else if (update.status === 'unpinned') {
-        if (current.status !== 'unpinned') await allocations.setStatus(update.cid, nodeId, 'unpinned')
+        if (current.status !== 'unpinned') {
+          await allocations.setStatus(update.cid, nodeId, 'unpinned')
+          await this.#publishPinStatus(update.cid, nodeId, 'unpinned')
+        }
         await allocations.purge(update.cid, nodeId)
       }
     }
     // a drain finishes when replacements report pinned
     if (pinned && [...this.#nodes.values()].some((n) => n.draining)) this.#wantFullPass('replacement pinned during drain')
+  }
+
+  /** Publishes a pin status report to every account referencing the CID and to admins; never throws. */
+  async #publishPinStatus(cid: string, nodeId: string, status: string): Promise<void> {
+    const events = this.#options.events
+    if (events === undefined || events.size === 0) return
+    try {
+      const accountIds = await this.#registry.pins.accountsReferencing(cid)
+      events.publish({ type: 'pin-status', cid, nodeId, status }, { accountIds, admins: true })
+    } catch (error) {
+      this.#log.warn({ err: error, cid, nodeId }, 'could not publish a pin status event')
+    }
   }
 
   /** Where each CID can be fetched: the coordinator (when its origin repo holds it) and nodes that report it pinned. */
@@ -366,7 +385,10 @@ export class ClusterService {
         pin: this.#pinOptions(),
       })
       const current = await this.#registry.allocations.get(message.cid, nodeId)
-      if (current?.status !== 'pinned') await this.#registry.allocations.setStatus(message.cid, nodeId, 'pinned', null)
+      if (current?.status !== 'pinned') {
+        await this.#registry.allocations.setStatus(message.cid, nodeId, 'pinned', null)
+        await this.#publishPinStatus(message.cid, nodeId, 'pinned')
+      }
       log.info({ path: outcome.path, added: outcome.added }, 'drop-folder file registered')
       await this.#reconcileOne(message.cid)
     } catch (error) {

@@ -9,6 +9,7 @@ import { accountRoutes } from './routes/account-routes.ts'
 import { authRoutes } from './routes/auth-routes.ts'
 import { contentRoutes } from './routes/content-routes.ts'
 import { entryRoutes } from './routes/entry-routes.ts'
+import { eventRoutes } from './routes/event-routes.ts'
 import { gatewayRoutes } from './routes/gateway-routes.ts'
 import { healthRoutes } from './routes/health-routes.ts'
 import { keyRoutes } from './routes/key-routes.ts'
@@ -38,6 +39,7 @@ const ROUTE_GROUPS: RouteGroup[] = [
   entryRoutes,
   contentRoutes,
   uploadRoutes,
+  eventRoutes,
   usageRoutes,
   nodeRoutes,
   gatewayRoutes,

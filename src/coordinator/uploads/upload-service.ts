@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { PinfoldError } from '../../core/index.ts'
 import type { PinOptions, Registry, Upload, UploadStatus } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
+import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
 import { importUpload, type StreamingImport, type StreamingImportOptions, startImport } from './import-upload.ts'
 import { registerUpload } from './register-upload.ts'
@@ -86,6 +87,8 @@ export interface UploadServiceComponents {
   uploadsDir: string
   /** Options of pins new to the registry (`cluster.defaultReplicationMin/Max`); registry defaults when absent. */
   pin?: PinOptions
+  /** Where every status change is published (`{type: 'upload'}` to the upload's account). */
+  events?: EventHub
 }
 
 export class UploadNotFoundError extends PinfoldError {
@@ -121,7 +124,9 @@ class PipelineUploadService implements UploadService {
     if (existing && existing.remainder.length === 0 && existing.entry.kind !== 'directory') {
       throw new PinfoldError('ERR_CONFLICT', `${input.targetPath} is a ${existing.entry.kind}, not a directory`, { userError: true })
     }
-    return this.#c.registry.uploads.create(accountId, input)
+    const upload = await this.#c.registry.uploads.create(accountId, input)
+    this.#publish(accountId, upload)
+    return upload
   }
 
   openImport(options: StreamingImportOptions): StreamingImport {
@@ -173,6 +178,9 @@ class PipelineUploadService implements UploadService {
     await discard?.().catch((cause: unknown) => this.#log.warn({ err: cause, upload: uploadId }, 'could not remove upload files'))
     await this.#c.registry.uploads
       .setStatus(accountId, uploadId, 'error', { stage, reason })
+      .then((upload) => {
+        if (upload !== undefined) this.#publish(accountId, upload)
+      })
       .catch((cause: unknown) => this.#log.warn({ err: cause, upload: uploadId }, 'could not record upload failure'))
     this.#c.metrics.uploads.inc({ status: 'error' })
   }
@@ -194,7 +202,15 @@ class PipelineUploadService implements UploadService {
   async #setStatus(accountId: string, id: string, status: UploadStatus, fields: Parameters<Registry['uploads']['setStatus']>[3]): Promise<Upload> {
     const upload = await this.#c.registry.uploads.setStatus(accountId, id, status, { stage: status, ...fields })
     if (upload === undefined) throw new UploadNotFoundError(id)
+    this.#publish(accountId, upload)
     return upload
+  }
+
+  #publish(accountId: string, upload: Upload): void {
+    this.#c.events?.publish(
+      { type: 'upload', id: upload.id, status: upload.status, stage: upload.stage, reason: upload.reason, cid: upload.cid },
+      { accountIds: [accountId] },
+    )
   }
 
   #track(task: Promise<unknown>): void {
