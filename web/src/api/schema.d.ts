@@ -2749,6 +2749,59 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live upload and replication status (Server-Sent Events)
+         * @description Server-Sent Events (text/event-stream), authenticated with the usual `Authorization: Bearer` header (browsers read it with fetch() and a stream reader, since EventSource cannot send headers). Each event is `event: <type>` and `data: <JSON>` lines and a blank line: `upload` — `{type, id, status, stage, reason, cid}` on every status change of one of the caller’s uploads; `pin-status` — `{type, cid, nodeId, status}` when a storage node reports a pin status for a CID the caller references (admins receive every CID). A `: heartbeat` comment is sent every 15 s. A client that does not keep up is disconnected (reconnect, then re-read the state it needs).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description an open event stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/usage": {
         parameters: {
             query?: never;

@@ -29,7 +29,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): { data: T |
   return { data, error, loading, reload }
 }
 
-/** Calls `fn` every `ms` while `active` (live status without a push channel). */
+/** Calls `fn` every `ms` while `active`. */
 export function useInterval(fn: () => void, ms: number, active = true): void {
   const saved = useRef(fn)
   saved.current = fn

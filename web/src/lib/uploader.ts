@@ -1,6 +1,7 @@
 import * as tus from 'tus-js-client'
 import { api, type Upload } from '../api/client'
 import type { PickedFile, PickedItem } from './picked'
+import { liveEvents } from './events'
 import { session } from './session'
 
 /** "folder as one unit" (one CID, immutable) or "files into a directory" (one CID per file). */
@@ -32,14 +33,18 @@ const TUS_MIN_BYTES = 8 * 1024 * 1024
 const TUS_CHUNK_BYTES = 32 * 1024 * 1024
 const BATCH_MAX_BYTES = 64 * 1024 * 1024
 const BATCH_MAX_FILES = 500
+/** Status polling while the live event stream is down. */
 const POLL_MS = 1000
+/** A slow re-read while the stream is up, in case an event was missed. */
+const SAFETY_POLL_MS = 15_000
 
 type Listener = () => void
 
 /**
  * The upload queue behind the upload panel: runs items one at a time, reports progress per
  * item and overall, and tells listeners when content has landed so listings refresh.
- * Live server-side status (importing → saving → done) is polled from GET /api/v1/uploads/{id}.
+ * Live server-side status (importing → saving → done) follows the event stream (GET /api/v1/events),
+ * re-reading GET /api/v1/uploads/{id} on each change; polled only while the stream is down.
  */
 class Uploader {
   items: UploadItem[] = []
@@ -183,15 +188,43 @@ class Uploader {
     return this.#awaitDone(item, accepted.id)
   }
 
+  /**
+   * Follows an upload's server-side status to `done` (or `error`): re-reads it whenever the
+   * live event stream reports a change for it, polling every second only while the stream is
+   * down (and every 15 s as a safety net while it is up).
+   */
   async #awaitDone(item: UploadItem, uploadId: string): Promise<Upload> {
-    for (;;) {
-      const { data, error } = await api.GET('/api/v1/uploads/{id}', { params: { path: { id: uploadId } } })
-      if (error || !data) throw new Error(error?.error.message ?? 'upload status unavailable')
-      const upload = data.upload
-      if (upload.status === 'done') return upload
-      if (upload.status === 'error') throw new Error(`${upload.stage ?? 'upload'} failed: ${upload.reason ?? 'unknown reason'}`)
-      this.#update(item.key, { status: 'processing', detail: upload.status === 'receiving' ? 'receiving' : `${upload.status}…` })
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    let wake: (() => void) | null = null
+    let changed = false
+    const off = liveEvents.subscribe((event) => {
+      if (event.type !== 'upload' || event.id !== uploadId) return
+      changed = true
+      wake?.()
+    })
+    // a stream that drops or (re)connects changes how long to wait: look again now
+    const offState = liveEvents.onState(() => wake?.())
+    try {
+      for (;;) {
+        changed = false
+        const { data, error } = await api.GET('/api/v1/uploads/{id}', { params: { path: { id: uploadId } } })
+        if (error || !data) throw new Error(error?.error.message ?? 'upload status unavailable')
+        const upload = data.upload
+        if (upload.status === 'done') return upload
+        if (upload.status === 'error') throw new Error(`${upload.stage ?? 'upload'} failed: ${upload.reason ?? 'unknown reason'}`)
+        this.#update(item.key, { status: 'processing', detail: upload.status === 'receiving' ? 'receiving' : `${upload.status}…` })
+        if (changed) continue
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, liveEvents.connected ? SAFETY_POLL_MS : POLL_MS)
+          wake = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        wake = null
+      }
+    } finally {
+      off()
+      offState()
     }
   }
 

@@ -3,7 +3,8 @@ import { api, errorMessage, unwrap } from '../api/client'
 import type { NodeInfo } from '../api/cluster'
 import { ErrorText, Progress } from '../components/ui'
 import { formatBytes, formatDate } from '../lib/format'
-import { useInterval, useLoad } from '../lib/hooks'
+import { useLiveReload } from '../lib/events'
+import { useLoad } from '../lib/hooks'
 
 export function NodesPage() {
   const nodes = useLoad(async () => {
@@ -12,7 +13,8 @@ export function NodesPage() {
     if (!response.ok) throw new Error(`nodes unavailable (HTTP ${response.status})`)
     return (data as unknown as { nodes: NodeInfo[] }).nodes
   }, [])
-  useInterval(nodes.reload, 2000)
+  // pin reports arrive as events; health and last-seen have none, so a slow poll stays
+  useLiveReload(nodes.reload, (event) => event.type === 'pin-status', 2000, 10_000)
   const [error, setError] = useState<string | null>(null)
   const [message, setMessage] = useState<string | null>(null)
 
@@ -32,7 +34,7 @@ export function NodesPage() {
     <div className="page">
       <h1>Storage nodes</h1>
       <p className="lead">
-        Refreshed every 2 seconds. Nodes join with <code>pinfold node --join URL</code> and the cluster secret.{' '}
+        Updated live as nodes report. Nodes join with <code>pinfold node --join URL</code> and the cluster secret.{' '}
         <button type="button" className="secondary small" onClick={() => act('Anti-entropy requested on every connected node.', () => unwrap(api.POST('/api/v1/sync')))}>
           Sync all now
         </button>

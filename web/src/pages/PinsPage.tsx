@@ -2,7 +2,8 @@ import { api } from '../api/client'
 import type { UnderReplicatedPin } from '../api/cluster'
 import { CopyButton, ErrorText } from '../components/ui'
 import { formatDate } from '../lib/format'
-import { useInterval, useLoad } from '../lib/hooks'
+import { useLiveReload } from '../lib/events'
+import { useLoad } from '../lib/hooks'
 
 export function PinsPage() {
   const pins = useLoad(async () => {
@@ -10,12 +11,13 @@ export function PinsPage() {
     if (!response.ok) throw new Error(`pins unavailable (HTTP ${response.status})`)
     return (data as unknown as { pins: UnderReplicatedPin[] }).pins
   }, [])
-  useInterval(pins.reload, 2000)
+  // pin reports arrive as events; health and last-seen have none, so a slow poll stays
+  useLiveReload(pins.reload, (event) => event.type === 'pin-status', 2000, 10_000)
   return (
     <div className="page">
       <h1>Pins needing attention</h1>
       <p className="lead">
-        Pins with fewer copies than their minimum, with the reason (failed transfers show here with their cause). Refreshed every 2 seconds.
+        Pins with fewer copies than their minimum, with the reason (failed transfers show here with their cause). Updated live as nodes report.
       </p>
       <ErrorText error={pins.error} />
       <div className="table-wrap">

@@ -4,9 +4,10 @@ import type { PinStatus } from '../../api/cluster'
 import { CopyButton, ErrorText, Progress } from '../../components/ui'
 import { downloadEntry } from '../../lib/download'
 import { formatBytes, formatDate } from '../../lib/format'
-import { useInterval, useLoad } from '../../lib/hooks'
+import { useLiveReload } from '../../lib/events'
+import { useLoad } from '../../lib/hooks'
 
-/** Replication status is polled: the API has no push channel (SSE/WebSocket) for clients yet. */
+/** Replication status follows the live event stream; polled this often only while the stream is down. */
 const POLL_MS = 2000
 
 export function DetailsPanel(props: { entry: EntryView | null; onClose: () => void; onMove: (e: EntryView) => void; onDelete: (e: EntryView) => void }) {
@@ -124,7 +125,7 @@ function Replication({ cid }: { cid: string }) {
     if (!response.ok) throw new Error(`replication status unavailable (HTTP ${response.status})`)
     return data as unknown as PinStatus
   }, [cid])
-  useInterval(status.reload, POLL_MS)
+  useLiveReload(status.reload, (event) => event.type === 'pin-status' && event.cid === cid, POLL_MS)
   const pin = status.data
   return (
     <section className="replication" aria-labelledby="replication-title">
