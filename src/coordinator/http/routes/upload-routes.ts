@@ -97,14 +97,16 @@ export async function uploadRoutes(app: FastifyInstance, components: Coordinator
         const limits = await uploads.limits(principal.accountId)
         // refuse by the declared size before reading the body; the close stops the client sending it
         reply.header('connection', 'close')
-        checkDeclaredLength(limits, request.headers['content-length'])
-        const received = await receiveMultipart(request, { service: uploads, accountId: principal.accountId, limits }).catch(
-          async (error: unknown) => {
+        const received = await Promise.resolve()
+          .then(() => {
+            checkDeclaredLength(limits, request.headers['content-length'])
+            return receiveMultipart(request, { service: uploads, accountId: principal.accountId, limits })
+          })
+          .catch(async (error: unknown) => {
             // a client still sending a small remainder should read our answer, not a reset
             if (await drainBody(request.raw, DRAIN_LIMIT_BYTES)) reply.removeHeader('connection')
             throw error
-          },
-        )
+          })
         reply.removeHeader('connection')
         const background = (request.query as { async?: unknown }).async === 'true' || (request.query as { async?: unknown }).async === true
         const outcome = await uploads.complete(principal.accountId, received.upload.id, received.request, { background })
