@@ -12,20 +12,13 @@ import { unixfs } from '@helia/unixfs'
 import { FsBlockstore } from 'blockstore-fs'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
-import { importPaths } from '../src/core/index.ts'
-import { initRepo, openRepo } from '../src/repo/index.ts'
 import { benchInputFile, generateInput } from './bench-input.ts'
-import { machineLine, mbPerSecond, writeBenchSection } from './bench-report.ts'
+import { addFileToFreshRepo } from './fresh-repo-add.ts'
+import { machineLine, mbPerSecond, timed, writeBenchSection } from './bench-report.ts'
 
 const sizeMiB = Number(process.env.BENCH_ADD_MIB ?? 1024)
 const workDir = join(process.cwd(), '.bench-data', 'add')
 const inputFile = benchInputFile(sizeMiB)
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now()
-  const value = await fn()
-  return { value, ms: performance.now() - started }
-}
 
 async function sha256File(): Promise<string> {
   const hash = createHash('sha256')
@@ -33,23 +26,8 @@ async function sha256File(): Promise<string> {
   return hash.digest('hex')
 }
 
-async function pinfoldAdd(): Promise<string> {
-  const dir = join(workDir, 'pinfold-repo')
-  await rm(dir, { recursive: true, force: true })
-  await initRepo(dir)
-  const repo = await openRepo(dir)
-  try {
-    return await repo.runAdd(async () => {
-      let root: string | undefined
-      for await (const entry of importPaths([inputFile], repo.blocks, { profile: 'kubo' })) {
-        await repo.pins.add(entry.cid, { recursive: true })
-        root = entry.cid.toString()
-      }
-      return root ?? ''
-    })
-  } finally {
-    await repo.close()
-  }
+function pinfoldAdd(): Promise<string> {
+  return addFileToFreshRepo(inputFile, join(workDir, 'pinfold-repo'))
 }
 
 async function heliaAdd(): Promise<string> {

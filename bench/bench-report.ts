@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises'
-import { cpus, totalmem } from 'node:os'
+import { cpus, loadavg, totalmem } from 'node:os'
 
 const BENCHMARKS_MD = new URL('../docs/benchmarks.md', import.meta.url)
 
@@ -29,4 +29,18 @@ export async function writeBenchSection(name: string, markdown: string): Promise
 
 export function mbPerSecond(bytes: number, milliseconds: number): number {
   return bytes / 1e6 / (milliseconds / 1000)
+}
+
+/** The 1, 5 and 15 minute load averages, for the record of how busy the machine was. */
+export function loadAverage(): string {
+  return loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' / ')
+}
+
+/** Runs `fn` and measures its wall time. */
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now()
+  const value = await fn()
+  return { value, ms: performance.now() - started }
 }

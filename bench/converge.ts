@@ -16,11 +16,11 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { loadavg, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../test/helpers/coordinator-process.ts'
 import { PINFOLD_BIN } from '../test/helpers/run-pinfold.ts'
-import { machineLine, writeBenchSection } from './bench-report.ts'
+import { loadAverage, machineLine, writeBenchSection } from './bench-report.ts'
 
 const nodeCount = Number(process.env.BENCH_CONVERGE_NODES ?? 10)
 const fileCount = Number(process.env.BENCH_CONVERGE_FILES ?? 20)
@@ -33,10 +33,6 @@ const SECRET = 'bench-converge-cluster-secret-0123456789'
 const CONVERGE_TIMEOUT_MS = 60_000
 const DEADLINE_MS = Number(process.env.BENCH_CONVERGE_TIMEOUT_S ?? 900) * 1000
 
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' / ')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 const children = new Set<ChildProcess>()
@@ -276,7 +272,7 @@ async function runSetting(label: string, env: Record<string, string>) {
 }
 
 const started = new Date()
-const loadStart = load()
+const loadStart = loadAverage()
 let results: Array<Awaited<ReturnType<typeof runSetting>>> = []
 try {
   results = [
@@ -290,7 +286,7 @@ try {
   for (const child of children) child.kill('SIGKILL')
   await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })))
 }
-const loadEnd = load()
+const loadEnd = loadAverage()
 
 const ms = (n: number) => `${n.toFixed(0)} ms`
 const rows = results.flatMap(({ label, sequential, burst: all }) =>

@@ -13,31 +13,19 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { create } from 'kubo-rpc-client'
 import { multipartBody } from '../src/cli/client/multipart-body.ts'
 import { CarBlockReader, verifyBlock } from '../src/core/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../test/helpers/coordinator-process.ts'
 import { benchInputFile, generateInput, warmPageCache } from './bench-input.ts'
-import { machineLine, mbPerSecond, writeBenchSection } from './bench-report.ts'
+import { loadAverage, machineLine, mbPerSecond, timed, writeBenchSection } from './bench-report.ts'
 
 const sizeMiB = Number(process.env.BENCH_INTEROP_MIB ?? 256)
 const bytes = sizeMiB * 2 ** 20
 const workDir = join(process.cwd(), '.bench-data', 'interop')
 const inputFile = benchInputFile(sizeMiB)
 const DEADLINE_MS = Number(process.env.BENCH_INTEROP_TIMEOUT_S ?? 600) * 1000
-
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' / ')
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now()
-  const value = await fn()
-  return { value, ms: performance.now() - started }
-}
 
 async function fileSha256(file: string): Promise<string> {
   const hash = createHash('sha256')
@@ -96,7 +84,7 @@ const watchdog = setTimeout(() => {
 }, DEADLINE_MS + 60_000)
 watchdog.unref()
 
-const loadStart = load()
+const loadStart = loadAverage()
 await generateInput(inputFile, sizeMiB)
 const inputSha = await fileSha256(inputFile)
 await rm(workDir, { recursive: true, force: true })
@@ -143,7 +131,7 @@ let car: { value: { blocks: number; blockBytes: number; wireBytes: number }; ms:
     await rm(workDir, { recursive: true, force: true })
   }
 }
-const loadEnd = load()
+const loadEnd = loadAverage()
 
 if (add.value !== upload.value) throw new Error(`root CIDs differ: kubo-rpc add ${add.value}, REST upload ${upload.value}`)
 if (cat.value.length !== bytes || cat.value.sha !== inputSha) throw new Error(`cat returned ${cat.value.length} bytes, sha256 ${cat.value.sha}`)

@@ -14,13 +14,12 @@ import { createHash, randomUUID } from 'node:crypto'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../test/helpers/coordinator-process.ts'
-import { machineLine, writeBenchSection } from './bench-report.ts'
+import { loadAverage, machineLine, writeBenchSection } from './bench-report.ts'
 
 const DIRS = Number(process.env.BENCH_METADATA_DIRS ?? 1000)
 const FILES = Number(process.env.BENCH_METADATA_FILES ?? 1000)
@@ -46,11 +45,6 @@ interface AutocannonResult {
 type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>
 // autocannon ships no types; this is the subset used here
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon
-
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' / ')
 
 /** A valid CIDv1 (raw, sha2-256) per file index: fake content, real CID syntax. */
 function fakeCid(i: number): string {
@@ -107,7 +101,7 @@ const watchdog = setTimeout(() => {
 }, 600_000)
 watchdog.unref()
 
-const loadStart = load()
+const loadStart = loadAverage()
 const keep = process.env.BENCH_METADATA_KEEP === '1'
 const seededFile = join(workDir, 'seeded.json')
 const env = { PINFOLD_AUTH_RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT_PER_MINUTE) }
@@ -174,7 +168,7 @@ try {
 } finally {
   if (!keep) await rm(workDir, { recursive: true, force: true })
 }
-const loadEnd = load()
+const loadEnd = loadAverage()
 
 const reqPerS = result.requests.average
 const failed = result.errors + result.timeouts + result.non2xx

@@ -20,7 +20,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomFillSync } from 'node:crypto'
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { cpus, loadavg } from 'node:os'
+import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { unixfs } from '@helia/unixfs'
 import { FsBlockstore } from 'blockstore-fs'
@@ -29,7 +29,7 @@ import { balanced } from 'ipfs-unixfs-importer/layout'
 import { importPaths } from '../src/core/index.ts'
 import { initRepo, openRepo } from '../src/repo/index.ts'
 import { benchInputFile, generateInput, warmPageCache } from './bench-input.ts'
-import { machineLine, mbPerSecond, writeBenchSection } from './bench-report.ts'
+import { loadAverage, machineLine, mbPerSecond, writeBenchSection } from './bench-report.ts'
 
 const sizeMiB = Number(process.env.BENCH_REPLICATE_MIB ?? 1024)
 const fileCount = Number(process.env.BENCH_REPLICATE_FILES ?? 10_000)
@@ -56,11 +56,6 @@ const KUBO = {
   chunker: fixedSize({ chunkSize: 262144 }),
   layout: balanced({ maxChildrenPerNode: 174 }),
 } as const
-
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' / ')
 
 const children = new Set<ChildProcess>()
 const watchdog = setTimeout(() => {
@@ -254,7 +249,7 @@ await writeFile(bigRootsFile, `${sources.bigCid}\n`)
 // the sources' files were just written or are re-read here, so both sides read from memory
 await warmPageCache(bigFile)
 
-const loadStart = load()
+const loadStart = loadAverage()
 const started = new Date()
 const bytes = sizeMiB * 2 ** 20
 const big = {
@@ -276,7 +271,7 @@ const stagesOf = async (rootsFile: string, dagsAtOnce: number) =>
   ((await transfer('pinfold', 'breakdown', rootsFile, dagsAtOnce, 'pinfold-breakdown')) as unknown as { stages: Stage[] }).stages
 const bigStages = await stagesOf(bigRootsFile, 1)
 const smallStages = await stagesOf(someRootsFile, concurrency)
-const loadEnd = load()
+const loadEnd = loadAverage()
 
 for (const r of [big.pinfold, big.helia]) if (r.bytes < bytes) throw new Error(`fetched ${r.bytes} bytes of ${bytes}`)
 for (const r of [small.pinfold, small.helia]) if (r.dags !== fileCount) throw new Error(`fetched ${r.dags} of ${fileCount} DAGs`)

@@ -8,14 +8,12 @@
  * match. Results go to docs/benchmarks.md (section `upload`).
  */
 import { rm } from 'node:fs/promises'
-import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { multipartBody } from '../src/cli/client/multipart-body.ts'
-import { importPaths } from '../src/core/index.ts'
-import { initRepo, openRepo } from '../src/repo/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../test/helpers/coordinator-process.ts'
 import { benchInputFile, generateInput, warmPageCache } from './bench-input.ts'
-import { machineLine, mbPerSecond, writeBenchSection } from './bench-report.ts'
+import { addFileToFreshRepo } from './fresh-repo-add.ts'
+import { loadAverage, machineLine, mbPerSecond, timed, writeBenchSection } from './bench-report.ts'
 
 const sizeMiB = Number(process.env.BENCH_UPLOAD_MIB ?? 1024)
 const bytes = sizeMiB * 2 ** 20
@@ -24,34 +22,8 @@ const inputFile = benchInputFile(sizeMiB)
 /** Hard bound on the whole run: a stuck server must not hang the benchmark. */
 const DEADLINE_MS = Number(process.env.BENCH_UPLOAD_TIMEOUT_S ?? 600) * 1000
 
-const load = () =>
-  loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' / ')
-
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
-  const started = performance.now()
-  const value = await fn()
-  return { value, ms: performance.now() - started }
-}
-
-async function pinfoldAdd(): Promise<string> {
-  const dir = join(workDir, 'add-repo')
-  await rm(dir, { recursive: true, force: true })
-  await initRepo(dir)
-  const repo = await openRepo(dir)
-  try {
-    return await repo.runAdd(async () => {
-      let root: string | undefined
-      for await (const entry of importPaths([inputFile], repo.blocks, { profile: 'kubo' })) {
-        await repo.pins.add(entry.cid, { recursive: true })
-        root = entry.cid.toString()
-      }
-      return root ?? ''
-    })
-  } finally {
-    await repo.close()
-  }
+function pinfoldAdd(): Promise<string> {
+  return addFileToFreshRepo(inputFile, join(workDir, 'add-repo'))
 }
 
 /** When the last body byte was handed to fetch (ms, performance.now()): receiving ends about then, the import starts. */
@@ -82,7 +54,7 @@ const watchdog = setTimeout(() => {
 }, DEADLINE_MS + 60_000)
 watchdog.unref()
 
-const loadStart = load()
+const loadStart = loadAverage()
 await generateInput(inputFile, sizeMiB)
 await rm(workDir, { recursive: true, force: true })
 /** Extra NODE_OPTIONS for the serve process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
@@ -106,7 +78,7 @@ try {
   await coordinator.stop()
   await rm(workDir, { recursive: true, force: true })
 }
-const loadEnd = load()
+const loadEnd = loadAverage()
 if (add.value !== upload.value) throw new Error(`root CIDs differ: add ${add.value}, upload ${upload.value}`)
 
 const addRate = mbPerSecond(bytes, add.ms)
