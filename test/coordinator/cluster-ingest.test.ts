@@ -3,72 +3,18 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import {
   clusterSecret,
-  type CoordinatorMessage,
   loadOrCreateNodeIdentity,
   type NodeIdentity,
   type NodeMessage,
-  parseCoordinatorMessage,
 } from '../../src/cluster/index.ts'
 import { loadCoordinatorConfig } from '../../src/coordinator/config/load-config.ts'
 import { type RunningCoordinator, startCoordinator } from '../../src/coordinator/main.ts'
+import { b64, FakeNode, fromB64, randomCid } from '../helpers/fake-node.ts'
 
 const SECRET = 'test-cluster-secret-0123456789'
 const GB = 2 ** 30
-
-type Msg<T extends CoordinatorMessage['type']> = Extract<CoordinatorMessage, { type: T }>
-
-/** A scripted storage node speaking the control protocol over a real WebSocket. */
-class FakeNode {
-  readonly ws: WebSocket
-  readonly received: CoordinatorMessage[] = []
-  #waiters: (() => void)[] = []
-
-  constructor(url: string) {
-    this.ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/nodes/connect`)
-    this.ws.addEventListener('message', (event) => {
-      this.received.push(parseCoordinatorMessage(String(event.data)))
-      for (const wake of this.#waiters.splice(0)) wake()
-    })
-  }
-
-  send(message: NodeMessage): void {
-    this.ws.send(JSON.stringify(message))
-  }
-
-  async next<T extends CoordinatorMessage['type']>(type: T, pred: (m: Msg<T>) => boolean = () => true, timeoutMs = 10_000): Promise<Msg<T>> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const index = this.received.findIndex((m) => m.type === type && pred(m as Msg<T>))
-      if (index >= 0) return this.received.splice(index, 1)[0] as Msg<T>
-      const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`no ${type} within ${timeoutMs} ms; got ${this.received.map((m) => m.type).join(',')}`)
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(left, 200))
-        this.#waiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-  }
-
-  close(): void {
-    this.ws.close()
-  }
-}
-
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64')
-const fromB64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'))
-
-async function randomCid(): Promise<string> {
-  const bytes = crypto.getRandomValues(new Uint8Array(32))
-  return CID.create(1, raw.code, await sha256.digest(bytes)).toString()
-}
 
 async function until<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const end = Date.now() + timeoutMs
