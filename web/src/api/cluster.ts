@@ -1,60 +1,15 @@
-// The cluster routes (nodes, pins) declare no response schemas in the OpenAPI document, so
-// the generated types say nothing about their bodies. These describe what they answer today
-// (src/coordinator/cluster/cluster-service.ts: NodeView, UnderReplicatedPin, PinStatusView);
-// the calls themselves still go through the typed client.
+// Types of the cluster routes' bodies (nodes, pins), derived from the generated OpenAPI types
+// (src/coordinator/http/routes/node-routes.ts declares their response schemas). Regenerate with
+// `npm run openapi:export` when those change.
+import type { paths } from './schema'
 
-export type NodeStatus = 'online' | 'down' | 'offline' | 'revoked'
-export type AllocationStatus = 'queued' | 'pinning' | 'pinned' | 'failed' | 'unpinning' | 'unpinned'
+type JsonOf<T> = T extends { content: { 'application/json': infer B } } ? B : never
 
-export interface StoragePathInfo {
-  id: string
-  weight: number
-  maxSize: number
-  used: number
-  available: number
-}
+export type NodeInfo = JsonOf<paths['/api/v1/nodes']['get']['responses'][200]>['nodes'][number]
+export type NodeStatus = NodeInfo['status']
+export type StoragePathInfo = NodeInfo['storage'][number]
 
-export interface NodeInfo {
-  id: string
-  name: string
-  tags: Record<string, string>
-  status: NodeStatus
-  state: string
-  connected: boolean
-  draining: boolean
-  gatewayUrl: string | null
-  lastSeen: string | null
-  createdAt: string | null
-  capacity: { totalBytes: number; usedBytes: number; availableBytes: number }
-  storage: StoragePathInfo[]
-  pins: number
-  queued: number
-  failed: number
-  version: string | null
-}
+export type UnderReplicatedPin = JsonOf<paths['/api/v1/pins']['get']['responses'][200]>['pins'][number]
 
-export interface UnderReplicatedPin {
-  cid: string
-  replicationMin: number
-  replicationMax: number
-  copies: number
-  wanted: number
-  reason: string
-  since: string | null
-}
-
-export interface PinStatus {
-  cid: string
-  replicationMin: number
-  replicationMax: number
-  underReplicated: UnderReplicatedPin | null | false
-  allocations: {
-    nodeId: string
-    nodeName: string | null
-    nodeStatus: NodeStatus | 'unknown'
-    status: AllocationStatus
-    attempts: number
-    reason: string | null
-    updatedAt: string | null
-  }[]
-}
+export type PinStatus = JsonOf<paths['/api/v1/pins/{cid}/status']['get']['responses'][200]>
+export type AllocationStatus = PinStatus['allocations'][number]['status']

@@ -3243,7 +3243,47 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            nodes: {
+                                id: string;
+                                name: string;
+                                tags: {
+                                    [key: string]: string;
+                                };
+                                /** @enum {unknown} */
+                                status: "online" | "down" | "offline" | "revoked";
+                                /**
+                                 * @description allocator view: up, down (copies still count) or gone (copies re-allocated)
+                                 * @enum {unknown}
+                                 */
+                                state: "up" | "down" | "gone";
+                                connected: boolean;
+                                draining: boolean;
+                                gatewayUrl: string | null;
+                                lastSeen: string | null;
+                                createdAt: string | null;
+                                cursor: number;
+                                capacity: {
+                                    totalBytes: number;
+                                    usedBytes: number;
+                                    availableBytes: number;
+                                    weightedAvailableBytes: number;
+                                };
+                                storage: {
+                                    id: string;
+                                    weight: number;
+                                    maxSize: number;
+                                    used: number;
+                                    available: number;
+                                }[];
+                                pins: number;
+                                queued: number;
+                                failed: number;
+                                version: string | null;
+                            }[];
+                        };
+                    };
                 };
             };
         };
@@ -3274,6 +3314,51 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            tags: {
+                                [key: string]: string;
+                            };
+                            /** @enum {unknown} */
+                            status: "online" | "down" | "offline" | "revoked";
+                            /**
+                             * @description allocator view: up, down (copies still count) or gone (copies re-allocated)
+                             * @enum {unknown}
+                             */
+                            state: "up" | "down" | "gone";
+                            connected: boolean;
+                            draining: boolean;
+                            gatewayUrl: string | null;
+                            lastSeen: string | null;
+                            createdAt: string | null;
+                            cursor: number;
+                            capacity: {
+                                totalBytes: number;
+                                usedBytes: number;
+                                availableBytes: number;
+                                weightedAvailableBytes: number;
+                            };
+                            storage: {
+                                id: string;
+                                weight: number;
+                                maxSize: number;
+                                used: number;
+                                available: number;
+                            }[];
+                            pins: number;
+                            queued: number;
+                            failed: number;
+                            version: string | null;
+                        };
+                    };
+                };
                 /** @description Default Response */
                 404: {
                     headers: {
@@ -3309,7 +3394,59 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            tags: {
+                                [key: string]: string;
+                            };
+                            /** @enum {unknown} */
+                            status: "online" | "down" | "offline" | "revoked";
+                            /**
+                             * @description allocator view: up, down (copies still count) or gone (copies re-allocated)
+                             * @enum {unknown}
+                             */
+                            state: "up" | "down" | "gone";
+                            connected: boolean;
+                            draining: boolean;
+                            gatewayUrl: string | null;
+                            lastSeen: string | null;
+                            createdAt: string | null;
+                            cursor: number;
+                            capacity: {
+                                totalBytes: number;
+                                usedBytes: number;
+                                availableBytes: number;
+                                weightedAvailableBytes: number;
+                            };
+                            storage: {
+                                id: string;
+                                weight: number;
+                                maxSize: number;
+                                used: number;
+                                available: number;
+                            }[];
+                            pins: number;
+                            queued: number;
+                            failed: number;
+                            version: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
                 };
             };
         };
@@ -3340,11 +3477,63 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            tags: {
+                                [key: string]: string;
+                            };
+                            /** @enum {unknown} */
+                            status: "online" | "down" | "offline" | "revoked";
+                            /**
+                             * @description allocator view: up, down (copies still count) or gone (copies re-allocated)
+                             * @enum {unknown}
+                             */
+                            state: "up" | "down" | "gone";
+                            connected: boolean;
+                            draining: boolean;
+                            gatewayUrl: string | null;
+                            lastSeen: string | null;
+                            createdAt: string | null;
+                            cursor: number;
+                            capacity: {
+                                totalBytes: number;
+                                usedBytes: number;
+                                availableBytes: number;
+                                weightedAvailableBytes: number;
+                            };
+                            storage: {
+                                id: string;
+                                weight: number;
+                                maxSize: number;
+                                used: number;
+                                available: number;
+                            }[];
+                            pins: number;
+                            queued: number;
+                            failed: number;
+                            version: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
                 };
             };
         };
@@ -3376,11 +3565,44 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @description how many node sessions were asked to sync */
+                            requested: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
                 };
             };
         };
@@ -3410,11 +3632,16 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
-                200: {
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            /** @description how many node sessions were asked to sync */
+                            requested: number;
+                        };
+                    };
                 };
             };
         };
@@ -3448,7 +3675,19 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            pins: {
+                                cid: string;
+                                replicationMin: number;
+                                replicationMax: number;
+                                copies: number;
+                                wanted: number;
+                                reason: string;
+                                since: string | null;
+                            }[];
+                        };
+                    };
                 };
             };
         };
@@ -3479,6 +3718,40 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cid: string;
+                            replicationMin: number;
+                            replicationMax: number;
+                            /** @description null when the pin has its minimum copies */
+                            underReplicated: {
+                                cid: string;
+                                replicationMin: number;
+                                replicationMax: number;
+                                copies: number;
+                                wanted: number;
+                                reason: string;
+                                since: string | null;
+                            } | null;
+                            allocations: {
+                                nodeId: string;
+                                nodeName: string | null;
+                                /** @enum {unknown} */
+                                nodeStatus: "online" | "down" | "offline" | "revoked" | "unknown";
+                                /** @enum {unknown} */
+                                status: "queued" | "pinning" | "pinned" | "failed" | "unpinning" | "unpinned";
+                                attempts: number;
+                                reason: string | null;
+                                updatedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
                 /** @description Default Response */
                 404: {
                     headers: {

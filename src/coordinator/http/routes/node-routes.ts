@@ -7,9 +7,71 @@ import { requireAdmin } from '../../auth/principal.ts'
 import type { ControlSocket } from '../../cluster/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { cidForms } from '../../files/cid-forms.ts'
-import { ErrorResponse, IdParams, isoTime } from '../schemas.ts'
+import { ErrorResponse, IdParams, isoTime, Timestamp } from '../schemas.ts'
 
 const CidParams = Type.Object({ cid: Type.String({ minLength: 2, maxLength: 200 }) })
+
+// Response bodies (src/coordinator/cluster/cluster-service.ts: NodeView, UnderReplicatedPin,
+// PinStatusView, with times as RFC 3339). The serializer drops any property not declared here.
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()])
+const NodeStatusSchema = Type.Enum(['online', 'down', 'offline', 'revoked'])
+
+const NodeViewSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  tags: Type.Record(Type.String(), Type.String()),
+  status: NodeStatusSchema,
+  state: Type.Enum(['up', 'down', 'gone'], { description: 'allocator view: up, down (copies still count) or gone (copies re-allocated)' }),
+  connected: Type.Boolean(),
+  draining: Type.Boolean(),
+  gatewayUrl: Type.Union([Type.String(), Type.Null()]),
+  lastSeen: NullableTimestamp,
+  createdAt: NullableTimestamp,
+  cursor: Type.Number(),
+  capacity: Type.Object({
+    totalBytes: Type.Number(),
+    usedBytes: Type.Number(),
+    availableBytes: Type.Number(),
+    weightedAvailableBytes: Type.Number(),
+  }),
+  storage: Type.Array(
+    Type.Object({ id: Type.String(), weight: Type.Number(), maxSize: Type.Number(), used: Type.Number(), available: Type.Number() }),
+  ),
+  pins: Type.Number(),
+  queued: Type.Number(),
+  failed: Type.Number(),
+  version: Type.Union([Type.String(), Type.Null()]),
+})
+
+const UnderReplicatedPinSchema = Type.Object({
+  cid: Type.String(),
+  replicationMin: Type.Number(),
+  replicationMax: Type.Number(),
+  copies: Type.Number(),
+  wanted: Type.Number(),
+  reason: Type.String(),
+  since: NullableTimestamp,
+})
+
+const PinStatusSchema = Type.Object({
+  cid: Type.String(),
+  replicationMin: Type.Number(),
+  replicationMax: Type.Number(),
+  underReplicated: Type.Union([UnderReplicatedPinSchema, Type.Null()], { description: 'null when the pin has its minimum copies' }),
+  allocations: Type.Array(
+    Type.Object({
+      nodeId: Type.String(),
+      nodeName: Type.Union([Type.String(), Type.Null()]),
+      nodeStatus: Type.Enum(['online', 'down', 'offline', 'revoked', 'unknown']),
+      status: Type.Enum(['queued', 'pinning', 'pinned', 'failed', 'unpinning', 'unpinned']),
+      attempts: Type.Number(),
+      reason: Type.Union([Type.String(), Type.Null()]),
+      updatedAt: NullableTimestamp,
+    }),
+  ),
+})
+
+const SyncRequested = Type.Object({ requested: Type.Number({ description: 'how many node sessions were asked to sync' }) })
 
 /**
  * The cluster's HTTP surface:
@@ -36,12 +98,12 @@ export async function nodeRoutes(app: FastifyInstance, components: CoordinatorCo
   })
   const tags = ['nodes']
 
-  app.get('/api/v1/nodes', { schema: { tags, summary: 'List storage nodes (admin)' } }, async (request) => {
+  app.get('/api/v1/nodes', { schema: { tags, summary: 'List storage nodes (admin)', response: { 200: Type.Object({ nodes: Type.Array(NodeViewSchema) }) } } }, async (request) => {
     await admin(request)
     return { nodes: (await cluster.listNodes()).map(present) }
   })
 
-  app.get('/api/v1/nodes/:id', { schema: { tags, summary: 'One storage node (admin)', params: IdParams, response: { 404: ErrorResponse } } }, async (request) => {
+  app.get('/api/v1/nodes/:id', { schema: { tags, summary: 'One storage node (admin)', params: IdParams, response: { 200: NodeViewSchema, 404: ErrorResponse } } }, async (request) => {
     await admin(request)
     const { id } = request.params as { id: string }
     const node = await cluster.getNode(id)
@@ -51,7 +113,14 @@ export async function nodeRoutes(app: FastifyInstance, components: CoordinatorCo
 
   app.post(
     '/api/v1/nodes/:id/drain',
-    { schema: { tags, summary: 'Move the node’s pins elsewhere, then release its copies (admin)', params: IdParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Move the node’s pins elsewhere, then release its copies (admin)',
+        params: IdParams,
+        response: { 202: NodeViewSchema, 404: ErrorResponse },
+      },
+    },
     async (request, reply) => {
       await admin(request)
       const node = await cluster.drain((request.params as { id: string }).id)
@@ -61,14 +130,21 @@ export async function nodeRoutes(app: FastifyInstance, components: CoordinatorCo
 
   app.delete(
     '/api/v1/nodes/:id',
-    { schema: { tags, summary: 'Revoke a node: refused from now on, its pins re-allocated (admin)', params: IdParams } },
+    {
+      schema: {
+        tags,
+        summary: 'Revoke a node: refused from now on, its pins re-allocated (admin)',
+        params: IdParams,
+        response: { 200: NodeViewSchema, 404: ErrorResponse },
+      },
+    },
     async (request) => {
       await admin(request)
       return present(await cluster.revoke((request.params as { id: string }).id))
     },
   )
 
-  app.post('/api/v1/nodes/:id/sync', { schema: { tags, summary: 'Run anti-entropy with one node now (admin)', params: IdParams } }, async (request, reply) => {
+  app.post('/api/v1/nodes/:id/sync', { schema: { tags, summary: 'Run anti-entropy with one node now (admin)', params: IdParams, response: { 202: SyncRequested, 404: ErrorResponse, 409: ErrorResponse } } }, async (request, reply) => {
     await admin(request)
     const { id } = request.params as { id: string }
     if (!(await registry.nodes.get(id))) throw new PinfoldError('ERR_NOT_FOUND', `no storage node ${id}`, { userError: true })
@@ -77,7 +153,7 @@ export async function nodeRoutes(app: FastifyInstance, components: CoordinatorCo
     return reply.code(202).send({ requested })
   })
 
-  app.post('/api/v1/sync', { schema: { tags, summary: 'Run anti-entropy with every connected node now (admin)' } }, async (request, reply) => {
+  app.post('/api/v1/sync', { schema: { tags, summary: 'Run anti-entropy with every connected node now (admin)', response: { 202: SyncRequested } } }, async (request, reply) => {
     await admin(request)
     return reply.code(202).send({ requested: cluster.requestSync(undefined, 'on demand') })
   })
@@ -89,6 +165,7 @@ export async function nodeRoutes(app: FastifyInstance, components: CoordinatorCo
         tags: ['pins'],
         summary: 'Pins in a replication state (admin); status=under-replicated lists pins below their minimum copies',
         querystring: Type.Object({ status: Type.Enum(['under-replicated']) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ pins: Type.Array(UnderReplicatedPinSchema) }) },
       },
     },
     async (request) => {
@@ -99,7 +176,7 @@ export async function nodeRoutes(app: FastifyInstance, components: CoordinatorCo
 
   app.get(
     '/api/v1/pins/:cid/status',
-    { schema: { tags: ['pins'], summary: 'Replication status of a pin on every allocated node', params: CidParams, response: { 404: ErrorResponse } } },
+    { schema: { tags: ['pins'], summary: 'Replication status of a pin on every allocated node', params: CidParams, response: { 200: PinStatusSchema, 404: ErrorResponse } } },
     async (request) => {
       const principal = await authenticate(request, 'read')
       const { cid } = request.params as { cid: string }
