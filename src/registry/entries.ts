@@ -196,6 +196,11 @@ export class Entries {
       .executeTakeFirst()
   }
 
+  /** The account's row `id`; another account's id is simply absent. */
+  async #owned(ex: Executor, accountId: string, id: string): Promise<Row | undefined> {
+    return ex.selectFrom('entries').selectAll().where('account_id', '=', accountId).where('id', '=', id).executeTakeFirst()
+  }
+
   /** The newest row named `name` in `parentId` (the directory itself when it is one). */
   async #child(ex: Executor, accountId: string, parentId: string, name: string): Promise<Row | undefined> {
     return ex
@@ -241,12 +246,7 @@ export class Entries {
   }
 
   async get(accountId: string, id: string): Promise<Entry | undefined> {
-    const row = await this.#ctx.db
-      .selectFrom('entries')
-      .selectAll()
-      .where('account_id', '=', accountId)
-      .where('id', '=', id)
-      .executeTakeFirst()
+    const row = await this.#owned(this.#ctx.db, accountId, id)
     return row && toEntry(row)
   }
 
@@ -515,20 +515,10 @@ export class Entries {
   async move(accountId: string, id: string, newParentId: string, opts: { name?: string } = {}): Promise<Entry | undefined> {
     if (opts.name !== undefined) validateName(opts.name)
     return this.#write(async (trx) => {
-      const row = await trx
-        .selectFrom('entries')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .where('id', '=', id)
-        .executeTakeFirst()
+      const row = await this.#owned(trx, accountId, id)
       if (row === undefined) return undefined
       if (row.parent_id === null) throw invalidPath('the /Library root cannot be moved')
-      const target = await trx
-        .selectFrom('entries')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .where('id', '=', newParentId)
-        .executeTakeFirst()
+      const target = await this.#owned(trx, accountId, newParentId)
       if (target === undefined) return undefined
       if (target.kind !== 'directory') throw conflict('the target is not a directory')
       const name = opts.name ?? row.name
@@ -566,12 +556,7 @@ export class Entries {
     opts: { recursive?: boolean; onlyThisVersion?: boolean } = {},
   ): Promise<RemoveResult | undefined> {
     return this.#write(async (trx) => {
-      const row = await trx
-        .selectFrom('entries')
-        .selectAll()
-        .where('account_id', '=', accountId)
-        .where('id', '=', id)
-        .executeTakeFirst()
+      const row = await this.#owned(trx, accountId, id)
       if (row === undefined) return undefined
       if (row.parent_id === null) throw invalidPath('the /Library root cannot be removed')
       await this.#lock(trx, row.parent_id)
