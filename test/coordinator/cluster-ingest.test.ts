@@ -12,6 +12,7 @@ import {
 import { loadCoordinatorConfig } from '../../src/coordinator/config/load-config.ts'
 import { type RunningCoordinator, startCoordinator } from '../../src/coordinator/main.ts'
 import { b64, FakeNode, fromB64, randomCid } from '../helpers/fake-node.ts'
+import { adminTokenOf } from './seed-content.ts'
 
 const SECRET = 'test-cluster-secret-0123456789'
 const GB = 2 ** 30
@@ -83,14 +84,9 @@ describe('cluster: drop-folder ingest (`ingested` from a scripted node)', () => 
       },
     })
     coordinator = await startCoordinator(config)
+    adminToken = await adminTokenOf(coordinator)
     const admin = coordinator.adminCredentials
     assert.ok(admin)
-    const login = await fetch(`${coordinator.url}/api/v1/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: admin.email, password: admin.password }),
-    })
-    adminToken = ((await login.json()) as { accessToken: string }).accessToken
     adminAccountId = (await registry().accounts.getByEmail(admin.email))?.id ?? ''
     assert.ok(adminAccountId)
     ingesterId = await loadOrCreateNodeIdentity(await mkdtemp(join(dir, 'node-')))

@@ -17,6 +17,7 @@ import { loadCoordinatorConfig } from '../../src/coordinator/config/load-config.
 import { type RunningCoordinator, startCoordinator } from '../../src/coordinator/main.ts'
 import { PinSet, SyncInitiator } from '../../src/sync/index.ts'
 import { b64, FakeNode, fromB64, randomCid } from '../helpers/fake-node.ts'
+import { adminTokenOf } from './seed-content.ts'
 
 const SECRET = 'test-cluster-secret-0123456789'
 const GB = 2 ** 30
@@ -96,14 +97,7 @@ describe('cluster control protocol (in-process coordinator, real WebSocket)', ()
       },
     })
     coordinator = await startCoordinator(config)
-    const admin = coordinator.adminCredentials
-    assert.ok(admin)
-    const login = await fetch(`${coordinator.url}/api/v1/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: admin.email, password: admin.password }),
-    })
-    adminToken = ((await login.json()) as { accessToken: string }).accessToken
+    adminToken = await adminTokenOf(coordinator)
     assert.ok(adminToken)
   })
   after(async () => {

@@ -9,6 +9,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { clusterSecret, type CoordinatorMessage, loadOrCreateNodeIdentity, type NodeIdentity, parseCoordinatorMessage } from '../../src/cluster/index.ts'
 import { loadCoordinatorConfig } from '../../src/coordinator/config/load-config.ts'
 import { type RunningCoordinator, startCoordinator } from '../../src/coordinator/main.ts'
+import { adminTokenOf } from './seed-content.ts'
 
 const SECRET = 'reconcile-test-secret-0123456789'
 const GB = 2 ** 30
@@ -116,14 +117,7 @@ describe('cluster reconcile loop (in-process coordinator, scripted nodes)', () =
       },
     })
     coordinator = await startCoordinator(config)
-    const admin = coordinator.adminCredentials
-    assert.ok(admin)
-    const login = await fetch(`${coordinator.url}/api/v1/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: admin.email, password: admin.password }),
-    })
-    adminToken = ((await login.json()) as { accessToken: string }).accessToken
+    adminToken = await adminTokenOf(coordinator)
     const spec: [number, string][] = [
       [100 * GB, 'eu'],
       [90 * GB, 'eu'],

@@ -105,3 +105,15 @@ export async function seedFolder(
     createParents: true,
   })
 }
+
+/** An access token for the admin account created at the coordinator's first start. */
+export async function adminTokenOf(running: RunningCoordinator): Promise<string> {
+  const admin = running.adminCredentials
+  if (!admin) throw new Error('no first-start admin credentials')
+  const response = await fetch(`${running.url}/api/v1/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: admin.email, password: admin.password }),
+  })
+  return ((await response.json()) as { accessToken: string }).accessToken
+}
