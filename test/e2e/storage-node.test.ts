@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
-import { PINFOLD_BIN } from '../helpers/run-pinfold.ts'
+import { type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
 
 const SECRET = 'e2e-cluster-secret-0123456789'
 
@@ -19,38 +18,9 @@ async function until<T>(fn: () => Promise<T | undefined>, timeoutMs: number, wha
   }
 }
 
-function startNodeProcess(args: string[]): { child: ChildProcess; output: () => string; ready: Promise<string> } {
-  const child = spawn(process.execPath, [PINFOLD_BIN, 'node', ...args], {
-    env: { ...process.env, PINFOLD_LOG_LEVEL: 'warn', PINFOLD_CLUSTER_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node did not start:\n${output}`)), 20_000)
-    child.stdout?.on('data', () => {
-      const match = /Pinfold node (\S+) serving/.exec(output)
-      if (match?.[1]) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`node exited with ${code}:\n${output}`))
-    })
-  })
-  return { child, output: () => output, ready }
-}
-
 describe('storage node end to end (pinfold serve + pinfold node)', { timeout: 60_000 }, () => {
   let coordinator: CoordinatorProcess
-  let node: ReturnType<typeof startNodeProcess>
+  let node: NodeProcess
   let nodeDir: string
   let token: string
 
@@ -60,21 +30,23 @@ describe('storage node end to end (pinfold serve + pinfold node)', { timeout: 60
     })
     token = await coordinator.token()
     nodeDir = await mkdtemp(join(tmpdir(), 'pinfold-e2e-node-'))
-    node = startNodeProcess(['--join', coordinator.url, '--repo', nodeDir, '--name', 'e2e-1', '--report-interval', '500ms', '--ingest-poll', '200ms'])
+    node = await startNodeProcess({
+      join: coordinator.url,
+      secret: SECRET,
+      repo: nodeDir,
+      args: ['--name', 'e2e-1', '--report-interval', '500ms', '--ingest-poll', '200ms'],
+    })
   })
 
   after(async () => {
-    if (node?.child.exitCode === null) {
-      node.child.kill('SIGTERM')
-      await new Promise((resolve) => node.child.once('exit', resolve))
-    }
+    await node?.stop()
     await coordinator?.stop()
     await coordinator?.cleanup()
     if (nodeDir) await rm(nodeDir, { recursive: true, force: true })
   })
 
   it('joins, and an upload ends up pinned on the node', async () => {
-    const nodeId = await node.ready
+    const nodeId = node.id
     const auth = { authorization: `Bearer ${token}` }
     await until(
       async () => {
@@ -128,7 +100,7 @@ describe('storage node end to end (pinfold serve + pinfold node)', { timeout: 60
     assert.equal(entry.path, '/Library/incoming/drop/f.txt')
     assert.equal(entry.kind, 'file')
     assert.equal(entry.size, 'dropped'.length)
-    const nodeId = await node.ready
+    const nodeId = node.id
     const status = (await (await fetch(`${coordinator.url}/api/v1/pins/${entry.cid}/status`, { headers: auth })).json()) as {
       allocations: Array<{ nodeId: string; status: string }>
     }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -9,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
-import { PINFOLD_BIN } from '../helpers/run-pinfold.ts'
+import { type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
 
 // The portal in real headless Chromium (Debian's package: apt-get install -y chromium)
 // against a real `pinfold serve` and a real `pinfold node`. Screenshots go to test-results/.
@@ -38,35 +37,6 @@ function missingPrerequisite(): string | undefined {
 }
 const missing = missingPrerequisite()
 const skip = missing !== undefined && !process.env.CI ? `skipped: ${missing}` : false
-
-function startNode(coordinatorUrl: string, repo: string): { child: ChildProcess; ready: Promise<string>; output: () => string } {
-  const child = spawn(process.execPath, [PINFOLD_BIN, 'node', '--join', coordinatorUrl, '--repo', repo, '--name', 'portal-e2e-1', '--report-interval', '500ms'], {
-    env: { ...process.env, PINFOLD_LOG_LEVEL: 'warn', PINFOLD_CLUSTER_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  const ready = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node did not start:\n${output}`)), 20_000)
-    child.stdout?.on('data', () => {
-      const match = /Pinfold node (\S+) serving/.exec(output)
-      if (match?.[1]) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`node exited with ${code}:\n${output}`))
-    })
-  })
-  return { child, ready, output: () => output }
-}
 
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
@@ -100,7 +70,7 @@ async function dropDirectory(context: BrowserContext, page: Page, directory: str
 
 describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { timeout: 90_000 }, () => {
   let coordinator: CoordinatorProcess
-  let node: ReturnType<typeof startNode> | undefined
+  let node: NodeProcess | undefined
   let browser: Browser
   let work: string
 
@@ -111,16 +81,18 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
     coordinator = await startCoordinatorProcess({
       env: { PINFOLD_CLUSTER_SECRET: SECRET, PINFOLD_CLUSTER_RECONCILE_INTERVAL_SECONDS: '0.2' },
     })
-    node = startNode(coordinator.url, join(work, 'node-repo'))
+    node = await startNodeProcess({
+      join: coordinator.url,
+      secret: SECRET,
+      repo: join(work, 'node-repo'),
+      args: ['--name', 'portal-e2e-1', '--report-interval', '500ms'],
+    })
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
   })
 
   after(async () => {
     await browser?.close()
-    if (node && node.child.exitCode === null) {
-      node.child.kill('SIGTERM')
-      await new Promise((resolve) => node?.child.once('exit', resolve))
-    }
+    await node?.stop()
     await coordinator?.stop()
     await coordinator?.cleanup()
     if (work) await rm(work, { recursive: true, force: true })
@@ -128,7 +100,6 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
 
   it('sign in → directory → drop a folder → files, CID, replication → download → delete → keys → second account → sign out', { skip }, async () => {
     assert.equal(missing, undefined, missing)
-    await node?.ready
     const { url, admin } = coordinator
     // a folder on disk to drop: two files, one in a subdirectory
     const folder = join(work, 'holiday')
