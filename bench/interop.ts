@@ -15,10 +15,10 @@ import { createReadStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { create } from 'kubo-rpc-client'
-import { multipartBody } from '../src/cli/client/multipart-body.ts'
 import { CarBlockReader, verifyBlock } from '../src/core/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../test/helpers/coordinator-process.ts'
 import { benchInputFile, generateInput, warmPageCache } from './bench-input.ts'
+import { uploadFileOverHttp } from './rest-upload.ts'
 import { loadAverage, machineLine, mbPerSecond, timed, writeBenchSection } from './bench-report.ts'
 
 const sizeMiB = Number(process.env.BENCH_INTEROP_MIB ?? 256)
@@ -33,21 +33,8 @@ async function fileSha256(file: string): Promise<string> {
   return hash.digest('hex')
 }
 
-async function restUpload(coordinator: CoordinatorProcess): Promise<string> {
-  const token = await coordinator.token()
-  const upload = multipartBody({ path: '/Library', mode: 'files', profile: 'kubo' }, [{ name: 'interop.bin', source: inputFile, size: bytes }], () => {})
-  const response = await fetch(`${coordinator.url}/api/v1/uploads`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': upload.contentType, 'content-length': String(upload.contentLength) },
-    body: upload.body,
-    duplex: 'half',
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  } as RequestInit)
-  const text = await response.text()
-  if (response.status !== 201) throw new Error(`upload answered ${response.status}: ${text.slice(0, 500)}`)
-  const { upload: result } = JSON.parse(text) as { upload: { status: string; cid: string | null } }
-  if (result.status !== 'done' || !result.cid) throw new Error(`upload not done: ${text.slice(0, 500)}`)
-  return result.cid
+function restUpload(coordinator: CoordinatorProcess): Promise<string> {
+  return uploadFileOverHttp(coordinator, { path: inputFile, size: bytes, name: 'interop.bin' }, { timeoutMs: DEADLINE_MS })
 }
 
 /** Streams the CAR through the reader, verifying every block; returns blocks, block bytes and wire bytes. */

@@ -9,10 +9,10 @@
  */
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { multipartBody } from '../src/cli/client/multipart-body.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../test/helpers/coordinator-process.ts'
 import { benchInputFile, generateInput, warmPageCache } from './bench-input.ts'
 import { addFileToFreshRepo } from './fresh-repo-add.ts'
+import { uploadFileOverHttp } from './rest-upload.ts'
 import { loadAverage, machineLine, mbPerSecond, timed, writeBenchSection } from './bench-report.ts'
 
 const sizeMiB = Number(process.env.BENCH_UPLOAD_MIB ?? 1024)
@@ -29,23 +29,13 @@ function pinfoldAdd(): Promise<string> {
 /** When the last body byte was handed to fetch (ms, performance.now()): receiving ends about then, the import starts. */
 let bodySentAt = 0
 
-async function httpUpload(coordinator: CoordinatorProcess, name: string): Promise<string> {
-  const token = await coordinator.token()
-  const upload = multipartBody({ path: '/Library', mode: 'files', profile: 'kubo' }, [{ name, source: inputFile, size: bytes }], (sent) => {
-    if (sent === bytes) bodySentAt = performance.now()
+function httpUpload(coordinator: CoordinatorProcess, name: string): Promise<string> {
+  return uploadFileOverHttp(coordinator, { path: inputFile, size: bytes, name }, {
+    timeoutMs: DEADLINE_MS,
+    onBytes: (sent) => {
+      if (sent === bytes) bodySentAt = performance.now()
+    },
   })
-  const response = await fetch(`${coordinator.url}/api/v1/uploads`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': upload.contentType, 'content-length': String(upload.contentLength) },
-    body: upload.body,
-    duplex: 'half',
-    signal: AbortSignal.timeout(DEADLINE_MS),
-  } as RequestInit)
-  const text = await response.text()
-  if (response.status !== 201) throw new Error(`upload answered ${response.status}: ${text.slice(0, 500)}`)
-  const { upload: result } = JSON.parse(text) as { upload: { status: string; cid: string | null } }
-  if (result.status !== 'done' || !result.cid) throw new Error(`upload not done: ${text.slice(0, 500)}`)
-  return result.cid
 }
 
 const watchdog = setTimeout(() => {
