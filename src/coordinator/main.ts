@@ -51,6 +51,7 @@ export async function startCoordinator(
     const registry = await openRegistry(config.db ?? `sqlite:${join(dataDir, 'registry.sqlite')}`, {
       logger: logger.child({ component: 'coordinator:registry' }),
       onQuery: (durationMs) => metrics.registryQueries.observe(durationMs / 1000),
+      waitForDatabaseMs: config.dbStartTimeoutSeconds * 1000,
     })
     opened.push(registry)
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger)

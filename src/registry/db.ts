@@ -9,6 +9,7 @@ import { PinfoldError } from '../core/errors.ts'
 import { migration0001 } from './migrations/0001-initial.ts'
 import { migration0002 } from './migrations/0002-node-cluster-state.ts'
 import { migration0003 } from './migrations/0003-entries-newest-version.ts'
+import { createPostgresPool, isRegistryUnavailable } from './postgres-pool.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -97,8 +98,7 @@ export function openDb(url: string, options: OpenDbOptions = {}): RegistryContex
     const db = new Kysely<RegistrySchema>({ dialect: new NodeSqliteDialect(sqlite), log: kyselyLog })
     return { db, dialect: 'sqlite', logger: log }
   }
-  const pool = new pg.Pool({ connectionString: parsed.url, max: options.maxConnections ?? 10, types: pgTypes })
-  pool.on('error', (err) => log?.error({ err }, 'idle registry connection failed'))
+  const pool = createPostgresPool(parsed.url, { max: options.maxConnections ?? 10, types: pgTypes, logger: log })
   const db = new Kysely<RegistrySchema>({ dialect: new PostgresDialect({ pool }), log: kyselyLog })
   return { db, dialect: 'postgres', logger: log }
 }
@@ -118,6 +118,8 @@ export async function migrateToLatest(ctx: RegistryContext): Promise<string[]> {
   })
   const { error, results } = await migrator.migrateToLatest()
   if (error !== undefined) {
+    // an unreachable database is not a failed migration: the caller may wait and retry
+    if (isRegistryUnavailable(error)) throw error
     throw new PinfoldError('ERR_REGISTRY_MIGRATION', `registry migration failed: ${String(error)}`, { cause: error })
   }
   const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)

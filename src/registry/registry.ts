@@ -1,9 +1,11 @@
 import { sql } from 'kysely'
 import type { Logger } from 'pino'
+import { PinfoldError } from '../core/errors.ts'
 import { Accounts } from './accounts.ts'
 import { Allocations } from './allocations.ts'
 import { ApiKeys } from './api-keys.ts'
 import { type DialectName, type Db, migrateToLatest, openDb, type RegistryContext } from './db.ts'
+import { isRegistryUnavailable, REGISTRY_UNAVAILABLE } from './postgres-pool.ts'
 import { Entries } from './entries.ts'
 import { Nodes } from './nodes.ts'
 import { PinRequests } from './pin-requests.ts'
@@ -19,6 +21,12 @@ export interface OpenRegistryOptions {
   busyTimeoutMs?: number
   /** Called after every query with its duration in ms (for metrics). */
   onQuery?: (durationMs: number) => void
+  /**
+   * While the database is unreachable at open (a server still starting), retry with
+   * backoff for up to this long before failing with `ERR_REGISTRY_UNAVAILABLE` (default 0:
+   * fail at once).
+   */
+  waitForDatabaseMs?: number
 }
 
 /**
@@ -54,7 +62,7 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
   const logger = options.logger?.child({ component: 'registry' })
   const c: RegistryContext = { ...ctx, logger }
   try {
-    await migrateToLatest(c)
+    await migrateWhenReachable(c, options.waitForDatabaseMs ?? 0)
   } catch (err) {
     await ctx.db.destroy()
     throw err
@@ -79,5 +87,27 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
       closed ??= c.db.destroy()
       return closed
     },
+  }
+}
+
+/** Migrates, retrying with backoff (0.25 s doubling to 5 s) while the database is unreachable, for up to `waitMs`. */
+async function migrateWhenReachable(ctx: RegistryContext, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      await migrateToLatest(ctx)
+      return
+    } catch (err) {
+      if (!isRegistryUnavailable(err)) throw err
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        throw new PinfoldError(REGISTRY_UNAVAILABLE, `${(err as Error).message} (gave up after ${Math.round(waitMs / 1000)} s)`, {
+          userError: true,
+          cause: err,
+        })
+      }
+      ctx.logger?.warn({ err: (err as Error).message, retryInMs: Math.min(delay, left) }, 'registry not reachable yet, retrying')
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)))
+    }
   }
 }

@@ -30,6 +30,10 @@ export interface StartCoordinatorOptions {
   args?: string[]
   /** Admin credentials from an earlier start of the same data dir. */
   admin?: CoordinatorProcess['admin']
+  /** How long to wait for the "listening" line (default 30 s). */
+  startTimeoutMs?: number
+  /** Sees the output as it arrives, also before the process listens. */
+  onOutput?: (text: string) => void
 }
 
 /**
@@ -45,15 +49,15 @@ export async function startCoordinatorProcess(options: StartCoordinatorOptions =
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
+  const collect = (chunk: Buffer) => {
     output += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
+    options.onOutput?.(output)
+  }
+  child.stdout?.on('data', collect)
+  child.stderr?.on('data', collect)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output}`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`coordinator did not start:\n${output}`)), options.startTimeoutMs ?? 30_000)
     const check = () => {
       const match = /listening on (http:\/\/\S+)/.exec(output)
       if (match?.[1]) {

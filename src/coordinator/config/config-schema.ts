@@ -16,6 +16,12 @@ export const CoordinatorConfigSchema = Type.Object(
     dataDir: Type.String({ minLength: 1, description: 'where state lives by default', default: './pinfold-data' }),
     db: Type.Optional(Type.String({ pattern: '^(sqlite:|postgres(ql)?://)', description: 'sqlite:PATH or postgres://… (default sqlite:<dataDir>/registry.sqlite)' })),
     repo: Type.Optional(Type.String({ minLength: 1, description: 'origin repository directory (default <dataDir>/repo)' })),
+    dbStartTimeoutSeconds: Type.Number({
+      minimum: 0,
+      maximum: 86400,
+      default: 60,
+      description: 'at start, how long to keep retrying a database that is not reachable yet (0 = fail at once)',
+    }),
     logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
     auth: Type.Object(
       {

@@ -62,7 +62,11 @@ export function createContentReleaser({ registry, repo, logger, gcDelayMs = 5000
       const result = await repo.gc()
       logger.info(result, 'origin repo garbage collected after release')
     })()
-      .catch((error: unknown) => logger.error({ err: error }, 'garbage collection after release failed'))
+      .catch((error: unknown) => {
+        // e.g. the registry restarting: try again later rather than keep released blocks for ever
+        logger.error({ err: error }, 'garbage collection after release failed; retrying later')
+        again = true
+      })
       .finally(() => {
         running = undefined
         if (again) {

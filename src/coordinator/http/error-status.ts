@@ -35,6 +35,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   ERR_QUOTA_EXCEEDED: 507,
   ERR_STORAGE_FULL: 507,
   ERR_NOT_READY: 503,
+  ERR_REGISTRY_UNAVAILABLE: 503,
 }
 
 export function httpStatusFor(code: string, userError: boolean): number {
