@@ -14,6 +14,7 @@ import type { CoordinatorConfig } from './config/config-schema.ts'
 import { createEventHub } from './events/event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
+import { closeAppWithDrain } from './http/close-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { resolveTokenSecret } from './token-secret.ts'
 import { recoverUploads } from './uploads/recover-uploads.ts'
@@ -134,7 +135,7 @@ export async function startCoordinator(
       generatedClusterSecret: clusterSecret.generated ? clusterSecret.secret : undefined,
       clusterSecret: clusterSecret.secret,
       async close() {
-        await app.close()
+        await closeAppWithDrain(app, config.shutdownDrainSeconds * 1000, logger.child({ component: 'coordinator:http' }))
         await closeAll(opened)
       },
     }

@@ -37,6 +37,8 @@ export interface NodeConfig {
   /** 0 = only on demand. */
   repairIntervalMs: number
   ingestPollMs: number
+  /** At shutdown, how long peer requests in flight may take before their connections are cut. */
+  drainMs: number
   logLevel: string
 }
 
@@ -60,6 +62,7 @@ export interface NodeConfigInput {
   reportInterval?: string
   repairInterval?: string
   ingestPoll?: string
+  drainTime?: string
   logLevel?: string
 }
 
@@ -166,6 +169,7 @@ export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv
     reportIntervalMs: input.reportInterval === undefined ? 5000 : parseDuration(input.reportInterval, '--report-interval'),
     repairIntervalMs: input.repairInterval === undefined ? 60 * 60_000 : parseDuration(input.repairInterval, '--repair-interval'),
     ingestPollMs: input.ingestPoll === undefined ? 2000 : parseDuration(input.ingestPoll, '--ingest-poll'),
+    drainMs: input.drainTime === undefined ? 10_000 : parseDuration(input.drainTime, '--drain-time'),
     logLevel: input.logLevel ?? env.PINFOLD_LOG_LEVEL ?? 'info',
   }
   if (config.reportIntervalMs < 100) throw bad('--report-interval must be at least 100ms')

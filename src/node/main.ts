@@ -82,7 +82,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       createNodeGateway({ source: repo.blocks, coordinatorKey: () => coordinatorKey, access: config.gatewayAccess }),
       { host: config.listen.host, port: config.listen.port },
     )
-    closers.push(() => gateway.close())
+    closers.push(() => gateway.close({ drainMs: config.drainMs }))
     const gatewayUrl = config.advertiseUrl ?? gateway.url
 
     const batcher = new StatusBatcher({ send: (updates) => control.send({ type: 'status', updates }) })

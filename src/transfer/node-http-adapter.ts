@@ -15,8 +15,13 @@ export interface ServeOptions {
 export interface ServedHandler {
   /** Base URL, e.g. `http://127.0.0.1:41234`. */
   url: string
-  /** Stops accepting connections and cuts open ones (in-flight bodies are aborted). */
-  close(): Promise<void>
+  /**
+   * Stops accepting connections. With `drainMs` > 0, requests in flight get that long to
+   * finish (new requests on kept-alive connections meanwhile get 503 + `Connection:
+   * close`); then, or at once without it, open connections are cut (in-flight bodies are
+   * aborted). Resolves once every connection is closed.
+   */
+  close(options?: { drainMs?: number }): Promise<void>
 }
 
 /**
@@ -31,7 +36,13 @@ export async function serveHandler(
   options: ServeOptions = {},
 ): Promise<ServedHandler> {
   const host = options.host ?? '127.0.0.1'
+  let closing = false
   const server = createServer((req, res) => {
+    if (closing) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' })
+      res.end('shutting down')
+      return
+    }
     void respond(handler, req, res)
   })
   await new Promise<void>((resolve, reject) => {
@@ -45,10 +56,16 @@ export async function serveHandler(
   const hostPart = host.includes(':') ? `[${host}]` : host
   return {
     url: `http://${hostPart}:${port}`,
-    close: () =>
+    close: ({ drainMs = 0 } = {}) =>
       new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()))
-        server.closeAllConnections()
+        closing = true
+        const cut = setTimeout(() => server.closeAllConnections(), drainMs)
+        server.close((err) => {
+          clearTimeout(cut)
+          if (err) reject(err)
+          else resolve()
+        })
+        server.closeIdleConnections()
       }),
   }
 }

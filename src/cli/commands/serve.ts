@@ -106,6 +106,7 @@ async function startEmbeddedNode(config: CoordinatorConfig, coordinatorUrl: stri
       listen: '127.0.0.1:0',
       name: 'embedded',
       logLevel: config.logLevel,
+      drainTime: `${config.shutdownDrainSeconds}s`,
     },
     ctx.io.env,
   )

@@ -22,6 +22,12 @@ export const CoordinatorConfigSchema = Type.Object(
       default: 60,
       description: 'at start, how long to keep retrying a database that is not reachable yet (0 = fail at once)',
     }),
+    shutdownDrainSeconds: Type.Number({
+      minimum: 0,
+      maximum: 3600,
+      default: 10,
+      description: 'at SIGTERM/SIGINT, how long requests in flight may finish before their connections are cut',
+    }),
     logLevel: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
     auth: Type.Object(
       {
