@@ -11,6 +11,7 @@ import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import { ClusterService, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
+import { InvalidConfigError } from './config/load-config.ts'
 import { createEventHub } from './events/event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
@@ -45,7 +46,9 @@ export async function startCoordinator(
 ): Promise<RunningCoordinator> {
   const logger = options.logger ?? pino({ level: config.logLevel })
   const dataDir = resolve(config.dataDir)
-  await mkdir(dataDir, { recursive: true })
+  await mkdir(dataDir, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    throw new InvalidConfigError([`dataDir ${dataDir}: cannot create the directory (${error.code})`])
+  })
   const opened: { close(): Promise<void> }[] = []
   try {
     const metrics = createCoordinatorMetrics()

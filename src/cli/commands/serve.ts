@@ -36,23 +36,25 @@ function configFrom(flags: ServeFlags, ctx: CliContext): Promise<CoordinatorConf
  * `<dataDir>/node`, peer gateway on 127.0.0.1, joined with the cluster secret).
  */
 export function registerServe(program: Command, ctx: CliContext): void {
+  // commander gives `--repo` to the program's global option wherever it appears on the
+  // line, so the command's own flag is never set: for these commands it names the origin repo
+  const withGlobalRepo = (flags: ServeFlags): ServeFlags => ({ ...flags, repo: flags.repo ?? program.opts<{ repo?: string }>().repo })
   withServeOptions(program.command('serve').description('run the coordinator')).action((flags: ServeFlags) =>
-    runCoordinator(flags, ctx),
+    runCoordinator(withGlobalRepo(flags), ctx),
   )
   withServeOptions(
     program.command('start').description('run Pinfold with embedded defaults (SQLite and data under ./pinfold-data)'),
-  ).action((flags: ServeFlags) => runCoordinator(flags, ctx, { embeddedNode: true }))
+  ).action((flags: ServeFlags) => runCoordinator(withGlobalRepo(flags), ctx, { embeddedNode: true }))
   const config = program.command('config').description('configuration')
   withServeOptions(config.command('show').description('print the effective configuration, secrets redacted')).action(
     async (flags: ServeFlags) => {
-      ctx.print(JSON.stringify(redactConfig(await configFrom(flags, ctx)), null, 2))
+      ctx.print(JSON.stringify(redactConfig(await configFrom(withGlobalRepo(flags), ctx)), null, 2))
     },
   )
 }
 
 async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { embeddedNode?: boolean } = {}): Promise<void> {
-  // the global --repo names the local CLI repo; for serve it names the origin repo
-  const config = await configFrom({ ...flags, repo: flags.repo }, ctx)
+  const config = await configFrom(flags, ctx)
   // loaded on demand: the HTTP stack is not needed by the other commands' start-up
   const { startCoordinator } = await import('../../coordinator/main.ts')
   const running = await startCoordinator(config)
