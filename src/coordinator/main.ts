@@ -15,6 +15,7 @@ import { createEventHub } from './events/event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
+import { OriginRepairer } from './repair/index.ts'
 import { resolveTokenSecret } from './token-secret.ts'
 import { recoverUploads } from './uploads/recover-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
@@ -53,7 +54,10 @@ export async function startCoordinator(
       onQuery: (durationMs) => metrics.registryQueries.observe(durationMs / 1000),
     })
     opened.push(registry)
-    const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger)
+    // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
+    let originRepair: OriginRepairer | undefined
+    let selfUrl: string | undefined
+    const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
     opened.push(repo)
     const tokens = createTokenService({
       secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
@@ -91,6 +95,15 @@ export async function startCoordinator(
       events,
     })
     opened.push(cluster)
+    originRepair = new OriginRepairer({
+      repo,
+      cluster,
+      selfUrl: () => selfUrl,
+      metrics,
+      logger: logger.child({ component: 'coordinator:repair' }),
+      scrubIntervalMs: config.cluster.scrubIntervalSeconds * 1000,
+    })
+    opened.push(originRepair)
     const components: CoordinatorComponents = {
       config,
       logger,
@@ -123,8 +136,10 @@ export async function startCoordinator(
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
     logger.info({ url }, 'coordinator listening')
     components.usage.start()
-    cluster.setBaseUrl(config.publicUrl ?? url)
+    selfUrl = config.publicUrl ?? url
+    cluster.setBaseUrl(selfUrl)
     cluster.start()
+    originRepair.start()
     return {
       url,
       components,
@@ -143,11 +158,11 @@ export async function startCoordinator(
   }
 }
 
-async function openOriginRepo(dir: string, logger: Logger): Promise<Repo> {
+async function openOriginRepo(dir: string, logger: Logger, onCorruptBlock: (cid: CID) => void): Promise<Repo> {
   await initRepo(dir).catch((error: { code?: string }) => {
     if (error.code !== 'ERR_REPO_EXISTS') throw error
   })
-  return openRepo(dir, { logger: logger.child({ component: 'coordinator:repo' }) })
+  return openRepo(dir, { logger: logger.child({ component: 'coordinator:repo' }), onCorruptBlock })
 }
 
 function registerStateGauges({
