@@ -17,6 +17,7 @@ import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { closeAppWithDrain } from './http/close-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
+import { OriginRepairer } from './repair/index.ts'
 import { resolveTokenSecret } from './token-secret.ts'
 import { recoverUploads } from './uploads/recover-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
@@ -58,7 +59,10 @@ export async function startCoordinator(
       waitForDatabaseMs: config.dbStartTimeoutSeconds * 1000,
     })
     opened.push(registry)
-    const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger)
+    // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
+    let originRepair: OriginRepairer | undefined
+    let selfUrl: string | undefined
+    const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
     opened.push(repo)
     const tokens = createTokenService({
       secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
@@ -96,6 +100,15 @@ export async function startCoordinator(
       events,
     })
     opened.push(cluster)
+    originRepair = new OriginRepairer({
+      repo,
+      cluster,
+      selfUrl: () => selfUrl,
+      metrics,
+      logger: logger.child({ component: 'coordinator:repair' }),
+      scrubIntervalMs: config.cluster.scrubIntervalSeconds * 1000,
+    })
+    opened.push(originRepair)
     const components: CoordinatorComponents = {
       config,
       logger,
@@ -128,8 +141,10 @@ export async function startCoordinator(
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
     logger.info({ url }, 'coordinator listening')
     components.usage.start()
-    cluster.setBaseUrl(config.publicUrl ?? url)
+    selfUrl = config.publicUrl ?? url
+    cluster.setBaseUrl(selfUrl)
     cluster.start()
+    originRepair.start()
     return {
       url,
       components,
@@ -148,11 +163,11 @@ export async function startCoordinator(
   }
 }
 
-async function openOriginRepo(dir: string, logger: Logger): Promise<Repo> {
+async function openOriginRepo(dir: string, logger: Logger, onCorruptBlock: (cid: CID) => void): Promise<Repo> {
   await initRepo(dir).catch((error: { code?: string }) => {
     if (error.code !== 'ERR_REPO_EXISTS') throw error
   })
-  return openRepo(dir, { logger: logger.child({ component: 'coordinator:repo' }) })
+  return openRepo(dir, { logger: logger.child({ component: 'coordinator:repo' }), onCorruptBlock })
 }
 
 function registerStateGauges({

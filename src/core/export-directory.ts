@@ -4,6 +4,7 @@ import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
 import type { BlockSource } from './blockstore.ts'
 import { assertSafeName } from './cid-path.ts'
 import { mapExporterError, toExporterStorage } from './exporter-adapter.ts'
+import { fileContent } from './file-content.ts'
 import type { ProgressEvent, ProgressOptions } from './options.ts'
 import { type DagEntry, resolveEntry, toDagEntry } from './resolve.ts'
 
@@ -23,7 +24,11 @@ export interface ExportResult {
   bytes: number
 }
 
-type Storage = ReturnType<typeof toExporterStorage>
+/** What the walk reads through: the exporter for directories, the source for file bytes. */
+interface ExportIo {
+  storage: ReturnType<typeof toExporterStorage>
+  source: BlockSource
+}
 
 /**
  * Writes the DAG at `cidPath` to disk.
@@ -47,16 +52,16 @@ export async function exportToDirectory(
   options: ExportToDirectoryOptions = {},
 ): Promise<ExportResult> {
   const { entry, path } = await resolveEntry(source, cidPath, options)
-  const storage = toExporterStorage(source)
+  const io: ExportIo = { storage: toExporterStorage(source), source }
   const totals: ExportResult = { files: 0, directories: 0, bytes: 0 }
   try {
     if (entry.type === 'directory') {
-      await writeDirectory(entry, path, outDir, storage, options, totals)
+      await writeDirectory(entry, path, outDir, io, options, totals)
     } else {
       await mkdir(outDir, { recursive: true })
       const name = path.includes('/') ? entry.name : entry.cid.toString()
       assertSafeName(name)
-      await writeNode(entry, path, join(outDir, name), storage, options, totals)
+      await writeNode(entry, path, join(outDir, name), io, options, totals)
     }
   } catch (err) {
     throw mapExporterError(err, path)
@@ -68,16 +73,16 @@ async function writeNode(
   entry: UnixFSEntry,
   path: string,
   target: string,
-  storage: Storage,
+  io: ExportIo,
   options: ExportToDirectoryOptions,
   totals: ExportResult,
 ): Promise<void> {
   options.signal?.throwIfAborted()
   if (entry.type === 'directory') {
-    if (entry.unixfs.type !== 'symlink') await writeDirectory(entry, path, target, storage, options, totals)
+    if (entry.unixfs.type !== 'symlink') await writeDirectory(entry, path, target, io, options, totals)
   } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
     if (entry.type === 'file' && entry.unixfs.type === 'symlink') return
-    await writeFile(entry, path, target, options, totals)
+    await writeFile(entry, path, target, io.source, options, totals)
   }
   // dag-cbor/json objects have no file form: skipped.
 }
@@ -86,7 +91,7 @@ async function writeDirectory(
   entry: Extract<UnixFSEntry, { type: 'directory' }>,
   path: string,
   target: string,
-  storage: Storage,
+  io: ExportIo,
   options: ExportToDirectoryOptions,
   totals: ExportResult,
 ): Promise<void> {
@@ -100,8 +105,8 @@ async function writeDirectory(
   totals.directories++
   for (const child of children) {
     options.signal?.throwIfAborted()
-    const childEntry = await exporter(child.cid, storage)
-    await writeNode(childEntry, `${path}/${child.name}`, join(target, child.name), storage, options, totals)
+    const childEntry = await exporter(child.cid, io.storage)
+    await writeNode(childEntry, `${path}/${child.name}`, join(target, child.name), io, options, totals)
   }
   await restoreMetadata(toDagEntry(entry, path), target, options)
 }
@@ -110,15 +115,14 @@ async function writeFile(
   entry: Exclude<UnixFSEntry, { type: 'directory' | 'object' }>,
   path: string,
   target: string,
+  source: BlockSource,
   options: ExportToDirectoryOptions,
   totals: ExportResult,
 ): Promise<void> {
   const handle = await open(target, 'wx')
   let written = 0
   try {
-    // signal checked per chunk, not handed to the exporter (see `cat` in resolve.ts)
-    for await (const chunk of entry.content()) {
-      options.signal?.throwIfAborted()
+    for await (const chunk of fileContent(source, entry, { offset: 0, length: Number(entry.size) }, options)) {
       await handle.write(chunk)
       written += chunk.byteLength
     }

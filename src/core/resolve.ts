@@ -5,6 +5,7 @@ import type { BlockSource } from './blockstore.ts'
 import { parseCidPath } from './cid-path.ts'
 import { InvalidOptionError, PinfoldError } from './errors.ts'
 import { mapExporterError, toExporterStorage } from './exporter-adapter.ts'
+import { fileContent } from './file-content.ts'
 import { isIdentityCid } from './identity.ts'
 import type { AbortOptions } from './options.ts'
 
@@ -88,18 +89,7 @@ export async function* cat(
     throw new PinfoldError('ERR_NOT_A_FILE', `not a file (symlink): ${path}`, { userError: true })
   }
   const range = checkRange(entry.size, options.offset, options.length)
-  if (range.length === 0) return
-  try {
-    // The signal is checked here between chunks rather than handed to the exporter: an
-    // abort inside the exporter's internal queues surfaced as an uncaught exception (which
-    // would crash a server) instead of a rejection of this generator.
-    for await (const chunk of entry.content({ offset: range.offset, length: range.length })) {
-      options.signal?.throwIfAborted()
-      yield chunk
-    }
-  } catch (err) {
-    throw mapExporterError(err, path)
-  }
+  yield* fileContent(source, entry, range, options)
 }
 
 function checkRange(size: bigint, offset = 0, length?: number): { offset: number; length: number } {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { access } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import type { CID } from 'multiformats/cid'
 import { pino, type Logger } from 'pino'
 import { loadOrCreateNodeIdentity, type NodeMessage } from '../cluster/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
@@ -71,7 +72,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     closers.length = 0
   }
   try {
-    const repo = await openOrInitRepo(config, logger)
+    // a read that meets a corrupt block repairs it at once (the repairer exists a few lines below)
+    let repairer: Repairer | undefined
+    const repo = await openOrInitRepo(config, logger, (cid) => void repairer?.repairBlock(cid))
     closers.push(() => repo.close())
     const identity = await loadOrCreateNodeIdentity(repo.dir)
     const state = new QueueStore(join(repo.dir, NODE_STATE_FILE))
@@ -116,7 +119,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       enqueue: (requests) => executor.enqueue(requests),
       logger: log('sync'),
     })
-    const repairer = new Repairer({
+    repairer = new Repairer({
       repo,
       enqueue: (requests) => executor.enqueue(requests),
       logger: log('repair'),
@@ -231,14 +234,14 @@ function decodeKey(text: string | undefined): Uint8Array | undefined {
 }
 
 /** Opens the repo, creating it on first start, and attaches/updates the configured storage paths. */
-async function openOrInitRepo(config: NodeConfig, logger: Logger): Promise<Repo> {
+async function openOrInitRepo(config: NodeConfig, logger: Logger, onCorruptBlock: (cid: CID) => void): Promise<Repo> {
   const exists = await access(join(config.repo, 'config.json')).then(
     () => true,
     () => false,
   )
   const [first] = config.storagePaths
   if (!exists) await initRepo(config.repo, first ? { storagePath: resolve(config.repo, first.dir) } : {})
-  const repo = await openRepo(config.repo, { logger })
+  const repo = await openRepo(config.repo, { logger, onCorruptBlock })
   try {
     const attached = await repo.storage.list()
     for (const spec of config.storagePaths) {

@@ -1,3 +1,4 @@
+import type { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
 import type { Repo, VerifyResult } from '../repo/index.ts'
 import type { EnqueueRequest } from './executor/queue-store.ts'
@@ -47,6 +48,25 @@ export class Repairer {
       this.#running = undefined
     })
     return this.#running
+  }
+
+  /**
+   * Repairs at once after a read refused a corrupt block (the repo's `onCorruptBlock`):
+   * drops the block and the pins that held it, and queues those pins as forced pins so the
+   * executor fetches the missing blocks back from peers — the same repair as a scheduled
+   * run, for just those pins. Never throws (failures are logged); repeated calls for one
+   * block are harmless (the second finds it gone and no pin above it).
+   */
+  async repairBlock(cid: CID): Promise<void> {
+    if (this.#stopped) return
+    const { repo, logger } = this.#options
+    try {
+      const pins = await repo.dropCorrupt(cid)
+      if (pins.length > 0) this.#options.enqueue(pins.map((pin) => ({ cid: pin.toString(), action: 'pin', force: true })))
+      logger.warn({ cid: cid.toString(), requeued: pins.length }, 'repair: corrupt block dropped, its pins queued for re-fetch')
+    } catch (err) {
+      logger.error({ err, cid: cid.toString() }, 'repair of a corrupt block failed')
+    }
   }
 
   async stop(): Promise<void> {

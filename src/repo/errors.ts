@@ -52,3 +52,13 @@ export class InvalidRepoConfigError extends PinfoldError {
     super('ERR_INVALID_REPO_CONFIG', `invalid ${file}: ${reason}`, { cause, userError: true })
   }
 }
+
+/**
+ * A stored block whose bytes no longer hash to its CID (bit rot, a damaged disk): the read
+ * fails rather than serve wrong bytes. Not the caller's fault (a 502: the store let it down).
+ */
+export class BlockCorruptError extends PinfoldError {
+  constructor(cid: { toString(): string }) {
+    super('ERR_BLOCK_CORRUPT', `stored block ${cid.toString()} is corrupt (its bytes do not match its CID); it is being repaired`)
+  }
+}

@@ -1,7 +1,16 @@
 import { readFile, unlink } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
-import { type AbortOptions, blockLinks, BlockNotFoundError, type Blockstore, isIdentityCid } from '../core/index.ts'
+import {
+  type AbortOptions,
+  BlockHashMismatchError,
+  blockLinks,
+  BlockNotFoundError,
+  type Blockstore,
+  isIdentityCid,
+  verifyBlock,
+} from '../core/index.ts'
+import { BlockCorruptError } from './errors.ts'
 import { PackReaders, readFileAt } from './pack-readers.ts'
 import type { BlockRow, RepoIndex } from './repo-index.ts'
 import type { StoragePaths } from './storage-paths.ts'
@@ -13,6 +22,8 @@ export interface FsBlockstoreOptions {
   /** … or this many bytes (default 64 MiB). */
   batchBytes?: number
   logger: Logger
+  /** Told of each block that failed its hash check on a read (after the read was refused). */
+  onCorrupt?: (cid: CID) => void
 }
 
 /** Key of a block in memory maps: its multihash, hex. */
@@ -60,6 +71,7 @@ export class FsBlockstore implements Blockstore {
   /** First commit failure not yet reported by `flush`. */
   #failure: unknown
   #closed = false
+  readonly #onCorrupt: ((cid: CID) => void) | undefined
 
   constructor(paths: StoragePaths, index: RepoIndex, options: FsBlockstoreOptions) {
     this.#paths = paths
@@ -67,6 +79,7 @@ export class FsBlockstore implements Blockstore {
     this.#log = options.logger
     this.#batchBlocks = Math.max(1, options.batchBlocks ?? 4096)
     this.#batchBytes = Math.max(1, options.batchBytes ?? 64 * 1024 * 1024)
+    this.#onCorrupt = options.onCorrupt
   }
 
   /**
@@ -188,7 +201,13 @@ export class FsBlockstore implements Blockstore {
     return run
   }
 
-  /** Rejects with `BlockNotFoundError` when absent. Returns queued bytes before they commit. */
+  /**
+   * Rejects with `BlockNotFoundError` when absent. Returns queued bytes before they commit
+   * (just written by this process). Committed bytes are hashed against the CID on every read
+   * (~1 ms per MB): a mismatch rejects with `BlockCorruptError` (`ERR_BLOCK_CORRUPT`) and is
+   * reported to `onCorrupt`, so no reader — gateway, REST, Kubo, CAR export, a peer's fetch —
+   * is ever handed wrong bytes.
+   */
   async get(cid: CID, options?: AbortOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     if (isIdentityCid(cid)) return cid.multihash.digest
@@ -205,12 +224,22 @@ export class FsBlockstore implements Blockstore {
     }
     const row = this.#index.getBlock(mh)
     if (row === undefined) throw new BlockNotFoundError(cid)
+    let bytes: Uint8Array
     try {
-      return await this.readRow(row)
+      bytes = await this.readRow(row)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockNotFoundError(cid)
       throw err
     }
+    try {
+      await verifyBlock(cid, bytes)
+    } catch (err) {
+      if (!(err instanceof BlockHashMismatchError)) throw err
+      this.#log.error({ cid: cid.toString(), pack: row.pack, path: row.pathId }, 'corrupt block refused on read')
+      this.#onCorrupt?.(cid)
+      throw new BlockCorruptError(cid)
+    }
+    return bytes
   }
 
   /**

@@ -1,4 +1,5 @@
 export {
+  BlockCorruptError,
   DagIncompleteError,
   InvalidRepoConfigError,
   RepoExistsError,

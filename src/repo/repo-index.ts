@@ -172,6 +172,11 @@ export class RepoIndex {
     return row?.cid
   }
 
+  /** Pins (root multihash and CID bytes) whose DAG holds block `mh`: recursive pins above it, or a pin of `mh` itself. */
+  pinsAbove(mh: Uint8Array): Array<{ mh: Uint8Array; cid: Uint8Array }> {
+    return this.#s.pinsAbove.all(mh) as Array<{ mh: Uint8Array; cid: Uint8Array }>
+  }
+
   /** Multihashes reachable from `mh` through indexed links, `mh` included. */
   dagMembers(mh: Uint8Array): Uint8Array[] {
     return (this.#s.dagMembers.all(mh) as Array<{ mh: Uint8Array }>).map((r) => r.mh)

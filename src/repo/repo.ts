@@ -1,8 +1,8 @@
 import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { pino, type Logger } from 'pino'
-import { type AbortOptions, type Blockstore, PinfoldError, type ProgressOptions } from '../core/index.ts'
+import { type AbortOptions, type Blockstore, PinfoldError, type ProgressOptions, verifyBlock } from '../core/index.ts'
 import { RepoExistsError, RepoNotFoundError } from './errors.ts'
 import { FsBlockstore } from './fs-blockstore.ts'
 import { collectGarbage, type GcProgressEvent, type GcResult } from './gc.ts'
@@ -60,6 +60,12 @@ export interface OpenRepoOptions {
   batchBlocks?: number
   /** Bytes per write batch (default 64 MiB). */
   batchBytes?: number
+  /**
+   * Told of each block a read refused because its bytes no longer match its CID (the read
+   * already failed with `ERR_BLOCK_CORRUPT`); typically calls {@link Repo.dropCorrupt} and
+   * fetches the pins it names from another copy. Must not throw.
+   */
+  onCorruptBlock?: (cid: CID) => void
 }
 
 /** A machine's local repository. Open with {@link openRepo}; one process at a time. */
@@ -79,6 +85,14 @@ export interface Repo {
   gc(options?: ProgressOptions<GcProgressEvent>): Promise<GcResult>
   /** Runs `gc` when indexed bytes exceed Gc.StorageMax × Gc.GCWatermark / 100 (as Kubo); else `undefined`. */
   gcIfNeeded(options?: ProgressOptions<GcProgressEvent>): Promise<GcResult | undefined>
+  /**
+   * Removes one block that failed its hash check, and every pin whose DAG holds it (a pin
+   * must never name an incomplete DAG): returns those pins' CIDs, for the caller to fetch
+   * back from another copy. Re-reads the block from disk first: when it now verifies (a
+   * passing fault), nothing is removed and the result is empty. Holds the add lock
+   * exclusively (waits for running adds); concurrent calls for one block are harmless.
+   */
+  dropCorrupt(cid: CID): Promise<CID[]>
   /** Re-hashes every block; see `verify.ts`. Damaged pins are reported, never removed. */
   verify(options?: VerifyOptions): Promise<VerifyResult>
   stat(options?: AbortOptions): Promise<RepoStat>
@@ -131,6 +145,7 @@ export async function openRepo(dir: string, options: OpenRepoOptions = {}): Prom
     const blockOptions: ConstructorParameters<typeof FsBlockstore>[2] = { logger: log }
     if (options.batchBlocks !== undefined) blockOptions.batchBlocks = options.batchBlocks
     if (options.batchBytes !== undefined) blockOptions.batchBytes = options.batchBytes
+    if (options.onCorruptBlock !== undefined) blockOptions.onCorrupt = options.onCorruptBlock
     const blocks = new FsBlockstore(paths, index, blockOptions)
     return new OpenRepo(dir, config, paths, index, blocks, lock, log)
   } catch (err) {
@@ -265,6 +280,29 @@ class OpenRepo implements Repo {
     const { StorageMax, GCWatermark } = this.#config.Gc
     if (this.#index.totals().bytes <= (StorageMax * GCWatermark) / 100) return undefined
     return this.gc(options)
+  }
+
+  dropCorrupt(cid: CID): Promise<CID[]> {
+    return this.#addLock.exclusive(async () => {
+      const mh = cid.multihash.bytes
+      const row = this.#index.getBlock(mh)
+      if (row !== undefined) {
+        const intact = await this.#store
+          .readRow(row, { uncached: true })
+          .then((bytes) => verifyBlock(cid, bytes))
+          .then(
+            () => true,
+            () => false,
+          )
+        if (intact) return []
+        await this.#store.exclusive(() => this.#store.removeRows([row]))
+      }
+      const pins = this.#index.pinsAbove(mh)
+      for (const pin of pins) this.#index.deletePin(pin.mh)
+      const dropped = pins.map((pin) => CID.decode(pin.cid))
+      this.#log.warn({ cid: cid.toString(), pins: dropped.length }, 'corrupt block dropped with the pins that held it')
+      return dropped
+    })
   }
 
   verify(options?: VerifyOptions): Promise<VerifyResult> {

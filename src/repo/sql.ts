@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS pending_files (
 /** Run after SCHEMA (and after migrating a schema-1 index). */
 export const INDEXES = `
 CREATE INDEX IF NOT EXISTS blocks_pack ON blocks (pack) WHERE pack IS NOT NULL;
+CREATE INDEX IF NOT EXISTS links_child ON links (child);
 `
 
 /** Schema 1 → 2: pack columns (existing rows keep pack NULL: one file per block). */
@@ -122,6 +123,14 @@ export const SQL = {
       SELECT l.child FROM links l JOIN dag d ON l.parent = d.mh
     )
     SELECT mh FROM dag`,
+
+  /** Pins whose DAG includes multihash ?1: walks links upwards (links_child), direct pins only at ?1. */
+  pinsAbove: `WITH RECURSIVE up(mh) AS (
+      SELECT ?1
+      UNION
+      SELECT l.parent FROM links l JOIN up u ON l.child = u.mh
+    )
+    SELECT p.mh, p.cid, p.recursive FROM pins p JOIN up ON p.mh = up.mh WHERE p.recursive = 1 OR p.mh = ?1`,
 
   /** Blocks reachable from no pin: direct pins keep their root, recursive pins their DAG. */
   garbage: `WITH RECURSIVE live(mh, expand) AS (

@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { type NodeConfigInput, resolveNodeConfig, startNode } from '../../node/index.ts'
 import type { CliContext } from '../cli-context.ts'
+import { installCrashGuard } from '../crash-guard.ts'
 import { waitForStopSignal } from '../wait-for-stop.ts'
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -32,6 +33,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
       const repo = flags.repo ?? program.opts<{ repo?: string }>().repo
       const config = resolveNodeConfig({ ...flags, ...(repo === undefined ? {} : { repo }) }, ctx.io.env)
       const node = await startNode(config)
+      installCrashGuard({ logLevel: config.logLevel })
       // printed last: scripts and tests wait for this line
       ctx.print(`Pinfold node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl}, joining ${config.join}`)
       await waitForStopSignal()

@@ -4,6 +4,7 @@ import type { CoordinatorConfig } from '../../coordinator/config/config-schema.t
 import { loadCoordinatorConfig } from '../../coordinator/config/load-config.ts'
 import { redactConfig } from '../../coordinator/config/redact-config.ts'
 import type { CliContext } from '../cli-context.ts'
+import { installCrashGuard } from '../crash-guard.ts'
 import { waitForStopSignal } from '../wait-for-stop.ts'
 
 interface ServeFlags {
@@ -58,6 +59,7 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { emb
   // loaded on demand: the HTTP stack is not needed by the other commands' start-up
   const { startCoordinator } = await import('../../coordinator/main.ts')
   const running = await startCoordinator(config)
+  installCrashGuard({ logLevel: config.logLevel, onFault: (kind) => running.components.metrics.processFaults.inc({ kind }) })
   let node: Awaited<ReturnType<typeof startEmbeddedNode>> | undefined
   try {
     if (options.embeddedNode) node = await startEmbeddedNode(config, running.url, running.clusterSecret, ctx)

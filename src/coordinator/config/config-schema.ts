@@ -90,6 +90,7 @@ export const CoordinatorConfigSchema = Type.Object(
         failureDomainTag: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'node tag whose values are failure domains, e.g. region' })),
         peerTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 7 * 86400, default: 3600, description: 'lifetime of peer tokens (re-issued before expiry)' }),
         reconcileIntervalSeconds: Type.Number({ minimum: 0.05, maximum: 3600, default: 2, description: 'how often new pins are allocated and the change feed is polled' }),
+        scrubIntervalSeconds: Type.Number({ minimum: 0, maximum: 30 * 86400, default: 86400, description: 'origin repo scrub (verify, drop, re-fetch from nodes) every …; first run shortly after start; 0 = never' }),
       },
       { default: {} },
     ),

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import tar from 'tar-stream'
-import { assertSafeName, type BlockSource, cat, ls, stat } from '../../core/index.ts'
+import { assertSafeName, type BlockSource, cat, ls, PinfoldError, stat } from '../../core/index.ts'
 import type { Entry, Registry } from '../../registry/index.ts'
 
 /** One member of a tar export: a directory, or a file whose bytes are read when its turn comes. */
@@ -19,26 +19,54 @@ export interface TarSourceOptions {
 }
 
 /**
+ * Longest member path an export writes (Linux's PATH_MAX): deeper members could not be
+ * extracted anywhere, and a hostile DAG of tiny nested directories would otherwise turn
+ * thousands of small blocks into an archive quadratic in its depth.
+ */
+const MAX_TAR_PATH = 4096
+
+/**
  * The members of a UnixFS directory DAG (a folder entry, or a directory inside one), under
- * `prefix`, depth first. Walks with core's `ls`/`cat`, one child at a time, so memory stays
- * bounded by the depth, not the size. Children whose names would escape the archive (`..`,
- * `/`, `\`, NUL — possible in a hostile DAG) are left out rather than rewritten, and
- * symlinks are left out because their targets could point anywhere on the reader's disk.
+ * `prefix`, depth first. Walks with core's `ls`/`cat`, one child at a time, with an explicit
+ * stack of open listings rather than recursion, so a DAG thousands of levels deep neither
+ * overflows the stack nor costs more than one pending listing per level. Children whose
+ * names would escape the archive (`..`, `/`, `\`, NUL — possible in a hostile DAG) are left
+ * out rather than rewritten, and symlinks are left out because their targets could point
+ * anywhere on the reader's disk. A path beyond {@link MAX_TAR_PATH} fails the export
+ * (`ERR_INVALID_DAG`): the archive is aborted, never ended as if complete.
  */
 export async function* dagTarItems(source: BlockSource, cidPath: string, prefix: string, options: TarSourceOptions = {}): AsyncGenerator<TarItem> {
   yield { path: prefix, type: 'directory', size: 0 }
-  for await (const child of ls(source, cidPath, options)) {
-    if (!isSafeName(child.name)) {
-      options.logger?.warn({ cidPath, name: child.name.slice(0, 200) }, 'tar export: unsafe name left out')
-      continue
+  const open = [{ prefix, listing: ls(source, cidPath, options) }]
+  try {
+    while (open.length > 0) {
+      const level = open.at(-1) as (typeof open)[number]
+      const next = await level.listing.next()
+      if (next.done === true) {
+        open.pop()
+        continue
+      }
+      const child = next.value
+      if (!isSafeName(child.name)) {
+        options.logger?.warn({ cidPath, name: child.name.slice(0, 200) }, 'tar export: unsafe name left out')
+        continue
+      }
+      const path = `${level.prefix}/${child.name}`
+      if (path.length > MAX_TAR_PATH) {
+        throw new PinfoldError('ERR_INVALID_DAG', `${cidPath} nests deeper than a ${MAX_TAR_PATH}-character path: no archive can hold it`, {
+          userError: true,
+        })
+      }
+      const cid = child.cid.toString()
+      if (child.type === 'directory') {
+        yield { path, type: 'directory', size: 0 }
+        open.push({ prefix: path, listing: ls(source, cid, options) })
+      } else if (child.type === 'file' || child.type === 'raw' || child.type === 'identity') {
+        yield { path, type: 'file', size: Number(child.size), mtime: child.mtime, content: () => cat(source, cid, options) }
+      }
     }
-    const path = `${prefix}/${child.name}`
-    const cid = child.cid.toString()
-    if (child.type === 'directory') {
-      yield* dagTarItems(source, cid, path, options)
-    } else if (child.type === 'file' || child.type === 'raw' || child.type === 'identity') {
-      yield { path, type: 'file', size: Number(child.size), mtime: child.mtime, content: () => cat(source, cid, options) }
-    }
+  } finally {
+    for (const level of open) await level.listing.return(undefined)
   }
 }
 

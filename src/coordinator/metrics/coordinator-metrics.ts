@@ -11,6 +11,10 @@ export interface CoordinatorMetrics {
   readonly bytesOut: Counter
   readonly uploads: Counter<'status'>
   readonly registryQueries: Histogram
+  /** Errors caught by the process-level guard (`src/cli/crash-guard.ts`), by hook. */
+  readonly processFaults: Counter<'kind'>
+  /** Blocks whose bytes did not match their CID when read, by what happened next. */
+  readonly corruptBlocks: Counter<'outcome'>
   /** Sets a gauge's value source, read at scrape time. */
   gauge(name: string, help: string, read: () => Promise<number> | number): void
 }
@@ -30,6 +34,18 @@ export function createCoordinatorMetrics(): CoordinatorMetrics {
     bytesIn: new Counter({ name: 'pinfold_bytes_received_total', help: 'bytes uploaded by clients', registers: [registry] }),
     bytesOut: new Counter({ name: 'pinfold_bytes_sent_total', help: 'content bytes downloaded by clients', registers: [registry] }),
     uploads: new Counter({ name: 'pinfold_uploads_total', help: 'uploads finished, by outcome', labelNames: ['status'], registers: [registry] }),
+    processFaults: new Counter({
+      name: 'pinfold_process_faults_total',
+      help: 'errors that escaped every handler (logged; the process kept serving)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    corruptBlocks: new Counter({
+      name: 'pinfold_corrupt_blocks_total',
+      help: 'blocks that failed their hash check when read (outcome: repaired, unrepaired)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     registryQueries: new Histogram({
       name: 'pinfold_registry_query_duration_seconds',
       help: 'registry (SQL) query latency',

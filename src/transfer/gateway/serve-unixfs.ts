@@ -1,6 +1,6 @@
-import { exporter, type UnixFSEntry } from 'ipfs-unixfs-exporter'
+import { exporter } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
-import { ls, PinfoldError } from '../../core/index.ts'
+import { type ByteEntry, fileContent, ls, PinfoldError } from '../../core/index.ts'
 import { toReadableStream } from './byte-stream.ts'
 import { contentTypeForName, SNIFF_LENGTH, sniffContentType } from './content-type.ts'
 import { LISTING_CSP, renderDirectoryListing } from './directory-listing.ts'
@@ -15,9 +15,6 @@ import {
   ifNoneMatchMatches,
 } from './response-headers.ts'
 import { notModified, type ServeContext } from './serve-context.ts'
-
-/** An exporter entry whose content is a byte stream. */
-type ByteEntry = Extract<UnixFSEntry, { type: 'file' | 'raw' | 'identity' }>
 
 /** Content types of IPLD codecs served as-is by the path gateway (their block bytes). */
 const CODEC_CONTENT_TYPES: ReadonlyMap<number, string> = new Map([
@@ -57,7 +54,7 @@ async function serveFile(ctx: ServeContext, entry: ByteEntry, roots: CID[], name
   const headers = commonHeaders(ctx.parsed, roots)
   if (ifNoneMatchMatches(ctx.request.headers.get('if-none-match'), etag)) return notModified(headers, etag)
   const size = Number(entry.size)
-  const contentType = (name === undefined ? undefined : contentTypeForName(name)) ?? sniffContentType(await readHead(entry, ctx.signal))
+  const contentType = (name === undefined ? undefined : contentTypeForName(name)) ?? sniffContentType(await readHead(ctx, entry))
   headers.set('Content-Type', contentType)
   headers.set('ETag', etag)
   headers.set('Accept-Ranges', 'bytes')
@@ -73,25 +70,21 @@ async function serveFile(ctx: ServeContext, entry: ByteEntry, roots: CID[], name
   if (range.kind === 'partial') headers.set('Content-Range', `bytes ${range.first}-${range.last}/${size}`)
   const status = range.kind === 'partial' ? 206 : 200
   if (ctx.head || length === 0) return new Response(ctx.head ? null : new Uint8Array(), { status, headers })
-  const body = fileContent(entry, first, length, ctx.signal)
+  const body = entryBytes(ctx, entry, first, length)
   return new Response(toReadableStream(body), { status, headers })
 }
 
-/** The file's bytes from `offset`, `length` of them, with exporter errors mapped. */
-async function* fileContent(entry: ByteEntry, offset: number, length: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  try {
-    yield* entry.content({ offset, length, signal })
-  } catch (err) {
-    throw mapExporterError(err, entry.path)
-  }
+/** The file's bytes from `offset`, `length` of them, read by core's checking walker. */
+function entryBytes(ctx: ServeContext, entry: ByteEntry, offset: number, length: number): AsyncGenerator<Uint8Array> {
+  return fileContent(ctx.source, entry, { offset, length }, { signal: ctx.signal })
 }
 
 /** Up to {@link SNIFF_LENGTH} leading bytes of a file, for content sniffing. */
-async function readHead(entry: ByteEntry, signal: AbortSignal): Promise<Uint8Array> {
+async function readHead(ctx: ServeContext, entry: ByteEntry): Promise<Uint8Array> {
   const length = Math.min(SNIFF_LENGTH, Number(entry.size))
   const head = new Uint8Array(length)
   let filled = 0
-  for await (const chunk of fileContent(entry, 0, length, signal)) {
+  for await (const chunk of entryBytes(ctx, entry, 0, length)) {
     head.set(chunk.subarray(0, length - filled), filled)
     filled += Math.min(chunk.byteLength, length - filled)
   }

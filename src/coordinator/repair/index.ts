@@ -1,0 +1,1 @@
+export { OriginRepairer, type OriginRepairOptions } from './origin-repair.ts'

@@ -1,0 +1,127 @@
+import type { CID } from 'multiformats/cid'
+import type { Logger } from 'pino'
+import { issuePeerToken } from '../../cluster/index.ts'
+import type { Repo } from '../../repo/index.ts'
+import { fetchDag } from '../../transfer/fetch/index.ts'
+import type { ClusterService } from '../cluster/index.ts'
+import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
+
+export interface OriginRepairOptions {
+  repo: Repo
+  cluster: Pick<ClusterService, 'locate' | 'coordinatorKey'>
+  /** The coordinator's own base URL, left out of the sources (its copy is the damaged one). */
+  selfUrl: () => string | undefined
+  metrics: Pick<CoordinatorMetrics, 'corruptBlocks'>
+  logger: Logger
+  /** Between scrubs; 0 = never. The first scrub runs `firstScrubDelayMs` after `start`. */
+  scrubIntervalMs: number
+  firstScrubDelayMs?: number
+}
+
+/** Lifetime of the peer token the coordinator signs for its own fetches. */
+const TOKEN_TTL_SECONDS = 600
+
+/**
+ * Keeps the origin repo whole from the storage nodes' copies. A read that meets a corrupt
+ * block (`onCorruptBlock`) drops it with the pins that held it and fetches those pins back
+ * at once from nodes reporting them pinned (`fetchDag`, every block verified, with a peer
+ * token the coordinator signs itself); the scrub does the same for every block
+ * (`verify --drop`), and so also for DAGs left incomplete by a `repo verify --drop` run while
+ * the coordinator was stopped. A pin no node holds stays dropped and is logged
+ * (`unrepaired`). Repairs of one pin never run twice at once; scrubs never overlap.
+ */
+export class OriginRepairer {
+  readonly #options: OriginRepairOptions
+  readonly #inFlight = new Map<string, Promise<void>>()
+  #timers: NodeJS.Timeout[] = []
+  #scrub: Promise<void> | undefined
+  #stopped = false
+
+  constructor(options: OriginRepairOptions) {
+    this.#options = options
+  }
+
+  start(): void {
+    const { scrubIntervalMs, firstScrubDelayMs = 10_000 } = this.#options
+    if (scrubIntervalMs <= 0) return
+    const run = () => void this.scrub()
+    this.#timers = [setTimeout(run, firstScrubDelayMs), setInterval(run, scrubIntervalMs)]
+    for (const t of this.#timers) t.unref?.()
+  }
+
+  /** For `openRepo`'s `onCorruptBlock`: never throws. */
+  repairBlock(cid: CID): void {
+    if (this.#stopped) return
+    this.#options.repo
+      .dropCorrupt(cid)
+      .then((pins) => Promise.all(pins.map((pin) => this.refetch(pin))))
+      .catch((err: unknown) => this.#options.logger.error({ err, cid: cid.toString() }, 'repair of a corrupt block failed'))
+  }
+
+  /** Verifies every block, drops bad ones, and fetches every damaged pin back. Joins a running scrub. */
+  scrub(): Promise<void> {
+    this.#scrub ??= this.#runScrub().finally(() => {
+      this.#scrub = undefined
+    })
+    return this.#scrub
+  }
+
+  async #runScrub(): Promise<void> {
+    const { repo, logger } = this.#options
+    try {
+      const result = await repo.verify({ drop: true })
+      for (const pin of result.damagedPins) {
+        if (this.#stopped) return
+        await repo.pins.rm(pin)
+        await this.refetch(pin)
+      }
+      const summary = { checked: result.checked, corrupt: result.corrupt.length, missing: result.missing.length, damagedPins: result.damagedPins.length }
+      if (result.damagedPins.length > 0) logger.warn(summary, 'scrub: damaged pins re-fetched from nodes')
+      else logger.info(summary, 'scrub: origin repo verified')
+    } catch (err) {
+      logger.error({ err }, 'scrub failed')
+    }
+  }
+
+  /** Fetches `pin`'s DAG from nodes holding it and pins it again; at most one fetch per pin at a time. */
+  refetch(pin: CID): Promise<void> {
+    const key = pin.toString()
+    let running = this.#inFlight.get(key)
+    if (running === undefined) {
+      running = this.#refetch(pin).finally(() => this.#inFlight.delete(key))
+      this.#inFlight.set(key, running)
+    }
+    return running
+  }
+
+  async #refetch(pin: CID): Promise<void> {
+    const { repo, cluster, metrics, logger } = this.#options
+    const self = this.#options.selfUrl()?.replace(/\/+$/, '')
+    const [located] = await cluster.locate([pin.toString()])
+    const urls = (located?.urls ?? []).filter((url) => url !== self)
+    if (urls.length === 0) {
+      metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
+      logger.error({ cid: pin.toString() }, 'repair: no storage node holds a copy of a damaged pin')
+      return
+    }
+    const { token } = await issuePeerToken(cluster.coordinatorKey.privateKey, 'coordinator', TOKEN_TTL_SECONDS)
+    const sources = urls.map((url) => ({ url, headers: { authorization: `Bearer ${token}` } }))
+    try {
+      await repo.runAdd(async () => {
+        await fetchDag(pin, repo.blocks, { sources })
+        await repo.pins.add(pin, { recursive: true })
+      })
+      metrics.corruptBlocks.inc({ outcome: 'repaired' })
+      logger.warn({ cid: pin.toString(), sources: urls.length }, 'repair: damaged pin fetched back from storage nodes')
+    } catch (err) {
+      metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
+      logger.error({ err, cid: pin.toString() }, 'repair: fetching a damaged pin back failed')
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#stopped = true
+    for (const t of this.#timers) clearTimeout(t)
+    await Promise.allSettled([this.#scrub, ...this.#inFlight.values()])
+  }
+}
