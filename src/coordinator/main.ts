@@ -13,6 +13,7 @@ import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { createEventHub } from './events/event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
+import { GatewayOrigin, listenGateway } from './gateway/index.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { resolveTokenSecret } from './token-secret.ts'
@@ -25,6 +26,8 @@ export interface RunningCoordinator {
   url: string
   components: CoordinatorComponents
   app: CoordinatorApp
+  /** The separate gateway listener's URL (`gateway.listen`), when configured. */
+  gatewayUrl?: string
   /** Set on the very first start only: show once, never stored in plain text. */
   adminCredentials?: AdminCredentials
   /** Set on the start that generated the cluster secret (none configured): show once so nodes can join. */
@@ -111,6 +114,7 @@ export async function startCoordinator(
       releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
       cluster,
       events,
+      gatewayOrigin: new GatewayOrigin({ portalUrl: config.publicUrl, gatewayUrl: config.gateway.publicUrl, subdomains: config.gateway.subdomains }),
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)
@@ -122,6 +126,9 @@ export async function startCoordinator(
     const address = app.server.address()
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
     logger.info({ url }, 'coordinator listening')
+    const gateway = config.gateway.listen === undefined ? undefined : await listenGateway(app, components.gatewayOrigin, config.gateway.listen)
+    if (gateway !== undefined) opened.push(gateway)
+    components.gatewayOrigin.setListenUrls(url, gateway?.url)
     components.usage.start()
     cluster.setBaseUrl(config.publicUrl ?? url)
     cluster.start()
@@ -132,7 +139,9 @@ export async function startCoordinator(
       adminCredentials,
       generatedClusterSecret: clusterSecret.generated ? clusterSecret.secret : undefined,
       clusterSecret: clusterSecret.secret,
+      gatewayUrl: gateway?.url,
       async close() {
+        await gateway?.close()
         await app.close()
         await closeAll(opened)
       },

@@ -80,6 +80,7 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { emb
     ctx.print('')
   }
   if (node) ctx.print(`Embedded storage node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl} (repo ${node.repo.dir})`)
+  if (running.gatewayUrl) ctx.print(`Content gateway (its own origin) at ${running.gatewayUrl}/ipfs/`)
   // printed last: scripts and tests wait for this line
   ctx.print(`Pinfold coordinator listening on ${running.url}`)
   ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)
