@@ -80,18 +80,18 @@ describe('a share link to hostile HTML cannot read the signed-in portal session 
     await signIn(page, coordinator.url, coordinator.admin.email, coordinator.admin.password)
     const session = await page.evaluate(() => sessionStorage.getItem('pinfold.session'))
     assert.ok(session?.includes('"token"'), 'the portal tab holds a session')
-    const sessionToken = (JSON.parse(session) as { token: string }).token
+    const sessionToken = (JSON.parse(session ?? '{}') as { token: string }).token
 
     // 1. the link on the portal's own origin, in the signed-in tab: a download, never a page
     const onPortal = `${coordinator.url}${new URL(link).pathname}${new URL(link).search}`
     const download = page.waitForEvent('download', { timeout: 10_000 })
     await page.goto(onPortal).catch(() => undefined) // a download aborts the navigation
     assert.equal((await download).suggestedFilename(), 'evil.html')
-    assert.equal(await page.evaluate(() => location.origin), coordinator.url, 'still on the portal')
+    assert.equal(new URL(page.url()).origin, coordinator.url, 'still on the portal')
 
     // 2. the link as issued: the gateway origin, redirected to the CID's own subdomain
     await page.goto(link)
-    await page.waitForFunction(() => document.title === 'evil')
+    await page.waitForFunction('document.title === "evil"')
     assert.equal(new URL(page.url()).host, `${uploaded.cid}.ipfs.${gatewayHost}`)
     for (let i = 0; i < 100 && stolen.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
     assert.equal(stolen.length, 1, 'the script ran once, on the gateway origin only')
