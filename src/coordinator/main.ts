@@ -8,6 +8,7 @@ import { createAuthenticator } from './auth/authenticator.ts'
 import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
+import { readSecretFile } from '../cluster/index.ts'
 import { ClusterService, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
@@ -59,7 +60,7 @@ export async function startCoordinator(
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger)
     opened.push(repo)
     const tokens = createTokenService({
-      secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
+      secret: await resolveTokenSecret(config.auth.tokenSecret ?? fromFile(config.auth.tokenSecretFile, 'auth.tokenSecret', 32), dataDir),
       ttlSeconds: config.auth.tokenTtlSeconds,
     })
     const events = createEventHub()
@@ -76,7 +77,7 @@ export async function startCoordinator(
     })
     await recoverUploads(registry, uploads, logger.child({ component: 'coordinator:uploads' }))
     opened.push(uploads)
-    const clusterSecret = await resolveClusterSecret(config.cluster.secret, dataDir)
+    const clusterSecret = await resolveClusterSecret(config.cluster.secret ?? fromFile(config.cluster.secretFile, 'cluster.secret', 16), dataDir)
     const cluster = new ClusterService({
       registry,
       logger: logger.child({ component: 'coordinator:cluster' }),
@@ -170,6 +171,11 @@ function registerStateGauges({
   metrics.gauge('pinfold_storage_nodes_online', 'storage nodes reporting', () => nodesWith('online'))
   metrics.gauge('pinfold_storage_nodes_down', 'storage nodes silent past cluster.nodeDownAfterSeconds (not revoked)', () => nodesWith('down'))
   metrics.gauge('pinfold_pins_under_replicated', 'pins below their minimum copies (as of the last reconcile pass)', () => cluster.underReplicated().length)
+}
+
+/** A secret configured as a file name (`…SecretFile`), read at start. */
+function fromFile(path: string | undefined, what: string, minLength: number): string | undefined {
+  return path === undefined ? undefined : readSecretFile(path, what, minLength)
 }
 
 function splitListen(listen: string): [string, number] {

@@ -70,6 +70,22 @@ function getWithHost(url: string, host: string): Promise<{ status: number; heade
   })
 }
 
+/** A JSON POST with a bearer token and an explicit (forged) Host header. */
+function postWithHost(url: string, host: string, token: string, body: object): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers = { host, 'x-forwarded-host': host, authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    const request = httpRequest(url, { method: 'POST', headers }, (response) => {
+      let text = ''
+      response.setEncoding('utf8').on('data', (chunk: string) => {
+        text += chunk
+      })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
+    })
+    request.on('error', reject)
+    request.end(JSON.stringify(body))
+  })
+}
+
 /** Sandboxed on the portal's origin: an opaque origin without scripts, no sniffing. */
 function assertSandboxed(response: Response, what: string): void {
   const policy = response.headers.get('content-security-policy') ?? ''
@@ -96,7 +112,7 @@ describe('user content never runs on the portal origin (real pinfold serve)', { 
   let site: Uploaded
 
   before(async () => {
-    coordinator = await startCoordinatorProcess({ env: { PINFOLD_PUBLIC_URL: 'http://portal.pinfold.test:8080' } })
+    coordinator = await startCoordinatorProcess()
     token = await coordinator.token()
     site = await uploadSite(coordinator, token)
   })
@@ -151,11 +167,17 @@ describe('user content never runs on the portal origin (real pinfold serve)', { 
 
   it('a share link to an HTML file opens sandboxed, as an attachment', async () => {
     const link = await share(coordinator, token, { cid: site.dir, path: 'evil.html' })
-    const response = await fetch(link.replace('http://portal.pinfold.test:8080', coordinator.url))
+    const response = await fetch(link)
     assert.equal(response.status, 200)
     assertSandboxed(response, 'share link')
     assertDownload(response, 'share link')
     assert.equal(await response.text(), HTML)
+  })
+
+  it('without publicUrl a share link names the listen URL, never the Host the request forged', async () => {
+    const answer = await postWithHost(`${coordinator.url}/api/v1/share`, 'evil.example', token, { cid: site.dir })
+    assert.equal(answer.status, 200, answer.body)
+    assert.ok((JSON.parse(answer.body) as { url: string }).url.startsWith(`${coordinator.url}/ipfs/${site.dir}?share=`), answer.body)
   })
 
   it('?filename=x.html names the download but never makes a text file HTML', async () => {

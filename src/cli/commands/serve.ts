@@ -53,6 +53,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
 async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { embeddedNode?: boolean } = {}): Promise<void> {
   // the global --repo names the local CLI repo; for serve it names the origin repo
   const config = await configFrom({ ...flags, repo: flags.repo }, ctx)
+  // registry, repo, uploads, keys and secrets are the coordinator's alone (0600 files,
+  // 0700 directories), whatever umask it inherited
+  process.umask(0o077)
   // loaded on demand: the HTTP stack is not needed by the other commands' start-up
   const { startCoordinator } = await import('../../coordinator/main.ts')
   const running = await startCoordinator(config)
