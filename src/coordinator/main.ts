@@ -8,12 +8,14 @@ import { createAuthenticator } from './auth/authenticator.ts'
 import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
+import { readSecretFile } from '../cluster/index.ts'
 import { ClusterService, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { InvalidConfigError } from './config/load-config.ts'
 import { createEventHub } from './events/event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
+import { GatewayOrigin, listenGateway } from './gateway/index.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { closeAppWithDrain } from './http/close-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
@@ -28,6 +30,8 @@ export interface RunningCoordinator {
   url: string
   components: CoordinatorComponents
   app: CoordinatorApp
+  /** The separate gateway listener's URL (`gateway.listen`), when configured. */
+  gatewayUrl?: string
   /** Set on the very first start only: show once, never stored in plain text. */
   adminCredentials?: AdminCredentials
   /** Set on the start that generated the cluster secret (none configured): show once so nodes can join. */
@@ -65,7 +69,7 @@ export async function startCoordinator(
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
     opened.push(repo)
     const tokens = createTokenService({
-      secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
+      secret: await resolveTokenSecret(config.auth.tokenSecret ?? fromFile(config.auth.tokenSecretFile, 'auth.tokenSecret', 32), dataDir),
       ttlSeconds: config.auth.tokenTtlSeconds,
     })
     const events = createEventHub()
@@ -82,7 +86,7 @@ export async function startCoordinator(
     })
     await recoverUploads(registry, uploads, logger.child({ component: 'coordinator:uploads' }))
     opened.push(uploads)
-    const clusterSecret = await resolveClusterSecret(config.cluster.secret, dataDir)
+    const clusterSecret = await resolveClusterSecret(config.cluster.secret ?? fromFile(config.cluster.secretFile, 'cluster.secret', 16), dataDir)
     const cluster = new ClusterService({
       registry,
       logger: logger.child({ component: 'coordinator:cluster' }),
@@ -129,6 +133,7 @@ export async function startCoordinator(
       releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
       cluster,
       events,
+      gatewayOrigin: new GatewayOrigin({ portalUrl: config.publicUrl, gatewayUrl: config.gateway.publicUrl, subdomains: config.gateway.subdomains }),
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)
@@ -140,6 +145,9 @@ export async function startCoordinator(
     const address = app.server.address()
     const url = `http://${host}:${typeof address === 'object' && address ? address.port : port}`
     logger.info({ url }, 'coordinator listening')
+    const gateway = config.gateway.listen === undefined ? undefined : await listenGateway(app, components.gatewayOrigin, config.gateway.listen)
+    if (gateway !== undefined) opened.push(gateway)
+    components.gatewayOrigin.setListenUrls(url, gateway?.url)
     components.usage.start()
     selfUrl = config.publicUrl ?? url
     cluster.setBaseUrl(selfUrl)
@@ -152,7 +160,9 @@ export async function startCoordinator(
       adminCredentials,
       generatedClusterSecret: clusterSecret.generated ? clusterSecret.secret : undefined,
       clusterSecret: clusterSecret.secret,
+      gatewayUrl: gateway?.url,
       async close() {
+        await gateway?.close()
         await closeAppWithDrain(app, config.shutdownDrainSeconds * 1000, logger.child({ component: 'coordinator:http' }))
         await closeAll(opened)
       },
@@ -181,6 +191,11 @@ function registerStateGauges({
   metrics.gauge('pinfold_storage_nodes_online', 'storage nodes reporting', () => nodesWith('online'))
   metrics.gauge('pinfold_storage_nodes_down', 'storage nodes silent past cluster.nodeDownAfterSeconds (not revoked)', () => nodesWith('down'))
   metrics.gauge('pinfold_pins_under_replicated', 'pins below their minimum copies (as of the last reconcile pass)', () => cluster.underReplicated().length)
+}
+
+/** A secret configured as a file name (`…SecretFile`), read at start. */
+function fromFile(path: string | undefined, what: string, minLength: number): string | undefined {
+  return path === undefined ? undefined : readSecretFile(path, what, minLength)
 }
 
 function splitListen(listen: string): [string, number] {

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path'
+import { readSecretFile } from '../cluster/index.ts'
 import { InvalidOptionError } from '../core/index.ts'
 import { parseByteSize, parseCount, parseDuration } from '../core/units.ts'
 
@@ -48,6 +49,7 @@ export const MIN_SECRET_LENGTH = 16
 export interface NodeConfigInput {
   join?: string
   secret?: string
+  secretFile?: string
   repo?: string
   storagePath?: string[]
   tag?: string[]
@@ -107,6 +109,18 @@ export function parseBandwidth(input: string): number {
   return value
 }
 
+/**
+ * The cluster secret: `--secret`, else `--secret-file`, else `PINFOLD_CLUSTER_SECRET`, else
+ * `PINFOLD_CLUSTER_SECRET_FILE`. A file or the environment keeps it out of `ps`.
+ */
+function clusterSecretFrom(input: NodeConfigInput, env: NodeJS.ProcessEnv): string | undefined {
+  if (input.secret !== undefined) return input.secret
+  if (input.secretFile !== undefined) return readSecretFile(input.secretFile, 'the cluster secret', MIN_SECRET_LENGTH)
+  if (env.PINFOLD_CLUSTER_SECRET) return env.PINFOLD_CLUSTER_SECRET
+  const file = env.PINFOLD_CLUSTER_SECRET_FILE
+  return file ? readSecretFile(file, 'the cluster secret', MIN_SECRET_LENGTH) : undefined
+}
+
 function positive(input: string | undefined, fallback: number, what: string): number {
   if (input === undefined) return fallback
   const n = parseCount(input, what)
@@ -130,8 +144,10 @@ export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv
   if (!['http:', 'https:', 'ws:', 'wss:'].includes(joinUrl.protocol)) {
     throw bad(`invalid --join ${JSON.stringify(input.join)}: use http(s):// or ws(s)://`)
   }
-  const secret = input.secret ?? env.PINFOLD_CLUSTER_SECRET
-  if (secret === undefined || secret === '') throw bad('the cluster secret is required: --secret S or PINFOLD_CLUSTER_SECRET')
+  const secret = clusterSecretFrom(input, env)
+  if (secret === undefined || secret === '') {
+    throw bad('the cluster secret is required: --secret-file FILE, PINFOLD_CLUSTER_SECRET_FILE, PINFOLD_CLUSTER_SECRET or --secret S')
+  }
   if (secret.length < MIN_SECRET_LENGTH) throw bad(`the cluster secret must be at least ${MIN_SECRET_LENGTH} characters`)
   const tags: Record<string, string> = {}
   for (const tag of input.tag ?? []) {

@@ -30,7 +30,8 @@ export interface NodeProcess {
 export interface StartNodeOptions {
   /** Coordinator URL (`--join`). */
   join: string
-  secret: string
+  /** `--secret`; leave out to pass the secret another way (`--secret-file` in `args`, or `env`). */
+  secret?: string
   /** The node's repo; a fresh temp directory when absent (restart: pass the same one). */
   repo?: string
   /** More flags, e.g. `['--name', 'a', '--report-interval', '300ms']`. */
@@ -47,7 +48,8 @@ export interface StartNodeOptions {
  */
 export async function startNodeProcess(options: StartNodeOptions): Promise<NodeProcess> {
   const repo = options.repo ?? (await mkdtemp(join(tmpdir(), 'pinfold-node-')))
-  const args = [PINFOLD_BIN, 'node', '--join', options.join, '--secret', options.secret, '--repo', repo, ...(options.args ?? [])]
+  const secret = options.secret === undefined ? [] : ['--secret', options.secret]
+  const args = [PINFOLD_BIN, 'node', '--join', options.join, ...secret, '--repo', repo, ...(options.args ?? [])]
   const child = spawn(process.execPath, args, {
     env: { ...process.env, PINFOLD_LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,53 +1,22 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { CHROMIUM, CHROMIUM_ARGS, missing, ROOT, signIn, skip } from '../helpers/chromium.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
 
 // The portal in real headless Chromium (Debian's package: apt-get install -y chromium)
 // against a real `pinfold serve` and a real `pinfold node`. Screenshots go to test-results/.
 
-const CHROMIUM = process.env.PINFOLD_CHROMIUM ?? '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const PORTAL_INDEX = join(ROOT, 'web/dist/index.html')
 const SHOTS = join(ROOT, 'test-results/portal')
 const SECRET = 'portal-e2e-cluster-secret-0123456789'
 
-/** Why the test cannot run here, or undefined. Under CI a missing prerequisite is a failure, not a skip. */
-function missingPrerequisite(): string | undefined {
-  if (!existsSync(CHROMIUM)) return `Chromium not found at ${CHROMIUM} (install it: apt-get update && apt-get install -y chromium)`
-  if (!existsSync(PORTAL_INDEX)) return 'the portal is not built (npm --prefix web ci && npm --prefix web run build)'
-  return undefined
-}
-const missing = missingPrerequisite()
-const skip = missing !== undefined && !process.env.CI ? `skipped: ${missing}` : false
-
 async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
-}
-
-async function signIn(page: Page, url: string, email: string, password: string): Promise<void> {
-  await page.goto(url)
-  await page.getByLabel('Email', { exact: true }).fill(email)
-  await page.getByLabel('Password', { exact: true }).fill(password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-  await page.getByRole('navigation', { name: 'Breadcrumbs' }).waitFor()
 }
 
 /**

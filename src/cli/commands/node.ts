@@ -12,7 +12,8 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .command('node')
     .description('run a storage node that joins a coordinator')
     .option('--join <url>', 'coordinator URL, e.g. http://10.0.0.1:8080')
-    .option('--secret <secret>', 'cluster secret (default: $PINFOLD_CLUSTER_SECRET)')
+    .option('--secret <secret>', 'cluster secret (visible in ps: prefer --secret-file or $PINFOLD_CLUSTER_SECRET)')
+    .option('--secret-file <file>', 'file holding the cluster secret (default: $PINFOLD_CLUSTER_SECRET_FILE)')
     .option('--repo <dir>', 'node repository directory (default ./pinfold-node)')
     .option('--storage-path <dir[:max][:weight]>', 'storage path, repeatable (max e.g. 500GB, 0 = unlimited; weight 0 = read-only)', collect)
     .option('--tag <key=value>', 'node tag, repeatable (e.g. region=eu)', collect)
@@ -32,6 +33,8 @@ export function registerNode(program: Command, ctx: CliContext): void {
       // the global --repo (before `node`) also names the node repo when given
       const repo = flags.repo ?? program.opts<{ repo?: string }>().repo
       const config = resolveNodeConfig({ ...flags, ...(repo === undefined ? {} : { repo }) }, ctx.io.env)
+      // the repo's blocks, index and identity are the node's alone, whatever umask it inherited
+      process.umask(0o077)
       const node = await startNode(config)
       installCrashGuard({ logLevel: config.logLevel })
       // printed last: scripts and tests wait for this line

@@ -56,6 +56,9 @@ export function registerServe(program: Command, ctx: CliContext): void {
 
 async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { embeddedNode?: boolean } = {}): Promise<void> {
   const config = await configFrom(flags, ctx)
+  // registry, repo, uploads, keys and secrets are the coordinator's alone (0600 files,
+  // 0700 directories), whatever umask it inherited
+  process.umask(0o077)
   // loaded on demand: the HTTP stack is not needed by the other commands' start-up
   const { startCoordinator } = await import('../../coordinator/main.ts')
   const running = await startCoordinator(config)
@@ -84,6 +87,7 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { emb
     ctx.print('')
   }
   if (node) ctx.print(`Embedded storage node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl} (repo ${node.repo.dir})`)
+  if (running.gatewayUrl) ctx.print(`Content gateway (its own origin) at ${running.gatewayUrl}/ipfs/`)
   // printed last: scripts and tests wait for this line
   ctx.print(`Pinfold coordinator listening on ${running.url}`)
   ctx.print(`  portal and API: ${running.url}/   OpenAPI: ${running.url}/api/v1/openapi.json`)

@@ -58,6 +58,8 @@ export function createTokenService(init: { secret: string; ttlSeconds: number; c
         issuer: ISSUER,
         audience: AUDIENCE,
         algorithms: ['HS256'],
+        // a token without an expiry would outlive every revocation: refused
+        requiredClaims: ['exp'],
         currentDate: new Date(clock()),
       })
       const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((s): s is Scope => SCOPES.includes(s)) : []

@@ -33,6 +33,7 @@ export const CoordinatorConfigSchema = Type.Object(
       {
         tokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 30 * 86400, default: 3600, description: 'access token lifetime' }),
         tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC secret for access tokens (generated and stored in dataDir when absent)' })),
+        tokenSecretFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding auth.tokenSecret (keeps it out of ps and the environment)' })),
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'requests per minute per API key or address' }),
         failedLoginDelayMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 500, description: 'pause after a failed login' }),
       },
@@ -70,7 +71,23 @@ export const CoordinatorConfigSchema = Type.Object(
       { default: {} },
     ),
     gateway: Type.Object(
-      { access: Type.Enum(['public', 'token'], { default: 'token', description: 'who may read /ipfs/: anyone, or holders of a token or signed link' }) },
+      {
+        access: Type.Enum(['public', 'token'], { default: 'token', description: 'who may read /ipfs/: anyone, or holders of a token or signed link' }),
+        listen: Type.Optional(
+          Type.String({ pattern: '^[^\\s:]+:\\d{1,5}$', description: 'host:port of a separate listener serving only /ipfs/ (its own origin, so user content never runs on the portal’s)' }),
+        ),
+        publicUrl: Type.Optional(
+          Type.String({ pattern: '^https?://', description: 'URL browsers reach the separate gateway origin at; portal and share links point there (default http://<gateway.listen>)' }),
+        ),
+        subdomains: Type.Boolean({
+          default: false,
+          description: 'subdomain gateway: serve <base32 CIDv1>.ipfs.<host of gateway.publicUrl> (one origin per CID, as Kubo) and redirect the path form there',
+        }),
+      },
+      { default: {} },
+    ),
+    metrics: Type.Object(
+      { token: Type.Optional(Type.String({ minLength: 16, description: '/metrics answers only Authorization: Bearer <this token> (open when unset)' })) },
       { default: {} },
     ),
     admin: Type.Object(
@@ -82,6 +99,7 @@ export const CoordinatorConfigSchema = Type.Object(
         secret: Type.Optional(
           Type.String({ minLength: 16, description: 'shared secret storage nodes prove to join (generated into <dataDir>/cluster-secret when absent)' }),
         ),
+        secretFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding cluster.secret (keeps it out of ps and the environment)' })),
         nodeDownAfterSeconds: Type.Number({ minimum: 1, default: 30, description: 'a node silent this long is down' }),
         reallocateAfterSeconds: Type.Number({ minimum: 1, default: 300, description: 'a node down this long has its pins re-allocated' }),
         syncSchedule: Type.String({ minLength: 9, default: '0 1 * * *', description: 'cron (UTC) for anti-entropy with every connected node' }),
@@ -101,4 +119,4 @@ export const CoordinatorConfigSchema = Type.Object(
 export type CoordinatorConfig = Static<typeof CoordinatorConfigSchema>
 
 /** Key paths whose values never appear in `config show` or logs. */
-export const SECRET_KEYS: readonly string[] = ['auth.tokenSecret', 'cluster.secret']
+export const SECRET_KEYS: readonly string[] = ['auth.tokenSecret', 'cluster.secret', 'metrics.token']

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type BlockSource, cat, PinfoldError } from '../../core/index.ts'
+import { isActiveContentType } from '../../transfer/gateway/content-type.ts'
 import { evaluateRange } from '../../transfer/gateway/http-range.ts'
 import { dispositionFor, fileContentType } from './content-headers.ts'
 import { abortOnClose, type DownloadMeterDeps, meteredBody } from './download-meter.ts'
@@ -24,13 +25,17 @@ export interface FileToSend {
  */
 export async function sendFile(request: FastifyRequest, reply: FastifyReply, file: FileToSend, deps: DownloadMeterDeps): Promise<FastifyReply> {
   const etag = `"${file.cid}"`
+  const contentType = fileContentType(file.name)
   reply
-    .header('content-type', fileContentType(file.name))
+    .header('content-type', contentType)
     .header('accept-ranges', 'bytes')
     .header('etag', etag)
     // authorised content: caches may keep it per user only; it never changes under its CID
     .header('cache-control', 'private, max-age=0, must-revalidate')
-    .header('content-disposition', dispositionFor(file.name, file.download))
+    // the portal's origin: user content runs in an opaque origin, and HTML/SVG/XML is a download
+    .header('content-security-policy', 'sandbox')
+    .header('x-content-type-options', 'nosniff')
+    .header('content-disposition', dispositionFor(file.name, file.download || isActiveContentType(contentType)))
   if (request.headers['if-none-match'] === etag) return reply.code(304).send()
   const range = evaluateRange(request.headers.range ?? null, file.size)
   if (range.kind === 'unsatisfiable') {

@@ -63,6 +63,8 @@ export async function buildCoordinatorApp(components: CoordinatorComponents): Pr
     routerOptions: { maxParamLength: 2048 },
     // a request line or header block larger than this is refused with 431 by Node itself
     http: { maxHeaderSize: 16 * 1024 },
+    // subdomain gateway hosts (<cid>.ipfs.<gateway host>) are routed as /ipfs/<cid>/…
+    rewriteUrl: (request) => components.gatewayOrigin.rewriteUrl(request),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   })
 

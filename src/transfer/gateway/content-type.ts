@@ -47,6 +47,16 @@ export function contentTypeForName(name: string): string | undefined {
   return BY_EXTENSION[name.slice(dot + 1).toLowerCase()]
 }
 
+/**
+ * Types a browser runs scripts in when it renders them as a document: HTML, SVG and
+ * XML (which may embed XHTML). Sniffing never yields them, `?filename=` never selects
+ * them, and where the portal shares the origin they are sent as attachments.
+ */
+export function isActiveContentType(contentType: string): boolean {
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
+  return type === 'text/html' || type === 'text/xml' || type === 'application/xml' || type.endsWith('+xml')
+}
+
 /** Signatures recognised at the start of a file. */
 const MAGIC: readonly { type: string; test: (head: Uint8Array) => boolean }[] = [
   { type: 'image/png', test: (h) => startsWith(h, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]) },

@@ -17,6 +17,12 @@ export interface GatewayOptions {
    * `segments` are the decoded path segments after the CID.
    */
   authorize?: (request: Request, cid: CID, segments: readonly string[]) => Promise<Response | undefined>
+  /**
+   * The gateway shares its origin with an application (the portal) whose storage user
+   * content must never reach: every response gets `Content-Security-Policy: sandbox`
+   * (an opaque origin, no scripts) and HTML, SVG and XML files are sent as attachments.
+   */
+  sandbox?: boolean
 }
 
 /** A WHATWG fetch-style handler: one `Request` in, one `Response` out. */
@@ -31,7 +37,8 @@ export type GatewayHandler = (request: Request) => Promise<Response>
  * - path gateway (no format): files with content types and single `Range`s, directories
  *   as `index.html` or an HTML listing, with a 301 to the trailing-slash URL.
  *
- * Status codes: 400 bad CID/path/parameter, 404 missing root or path, 405 other methods,
+ * Status codes: 400 bad CID/path/parameter or a `Service-Worker: script` request (a service
+ * worker registered from user content would control every later page of the origin), 404 missing root or path, 405 other methods,
  * 304 on a matching `If-None-Match`. Errors are JSON `{"error":{"code","message"}}`.
  * Bodies stream; once a 200 is sent, a missing block errors the stream (the connection is
  * aborted), so a client never mistakes a truncated body for a complete one.
@@ -46,19 +53,30 @@ export function createGatewayHandler(options: GatewayOptions): GatewayHandler {
     } catch (err) {
       response = errorResponse(err)
     }
+    if (options.sandbox === true) sandboxed(response.headers)
     return isHead ? withoutBody(response) : response
   }
+}
+
+/** The `sandbox` directive added to whatever policy the response already has. */
+function sandboxed(headers: Headers): void {
+  const policy = headers.get('content-security-policy')
+  headers.set('Content-Security-Policy', policy === null ? 'sandbox' : `sandbox; ${policy}`)
+  headers.set('X-Content-Type-Options', 'nosniff')
 }
 
 async function handle(request: Request, options: GatewayOptions): Promise<Response> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     return jsonError(405, 'ERR_METHOD_NOT_ALLOWED', `method ${request.method} is not allowed`, { Allow: 'GET, HEAD' })
   }
+  if (request.headers.get('service-worker') === 'script') {
+    return jsonError(400, 'ERR_INVALID_GATEWAY_REQUEST', 'service worker registration is not allowed on this gateway')
+  }
   const parsed = parseGatewayRequest(request)
   if (parsed === undefined) return jsonError(404, 'ERR_NOT_FOUND', 'not found: only /ipfs/{cid}[/{path}] is served')
   const denied = await options.authorize?.(request, parsed.cid, parsed.segments)
   if (denied !== undefined) return denied
-  const ctx: ServeContext = { source: options.source, request, parsed, head: request.method === 'HEAD', signal: request.signal }
+  const ctx: ServeContext = { source: options.source, request, parsed, head: request.method === 'HEAD', signal: request.signal, sandbox: options.sandbox === true }
   if (parsed.format === 'raw') return serveRaw(ctx)
   if (parsed.format === 'car' && parsed.car !== undefined) return serveCar(ctx, parsed.car)
   return serveUnixfs(ctx)

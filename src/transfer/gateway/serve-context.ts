@@ -10,6 +10,8 @@ export interface ServeContext {
   /** HEAD: headers only, no body is produced. */
   head: boolean
   signal: AbortSignal
+  /** The response goes to an origin shared with the portal: active files become attachments. */
+  sandbox: boolean
 }
 
 /** A 304 Not Modified carrying the validator and caching headers, no body. */

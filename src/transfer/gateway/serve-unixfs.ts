@@ -2,13 +2,14 @@ import { exporter } from 'ipfs-unixfs-exporter'
 import type { CID } from 'multiformats/cid'
 import { type ByteEntry, fileContent, ls, PinfoldError } from '../../core/index.ts'
 import { toReadableStream } from './byte-stream.ts'
-import { contentTypeForName, SNIFF_LENGTH, sniffContentType } from './content-type.ts'
+import { contentTypeForName, isActiveContentType, SNIFF_LENGTH, sniffContentType } from './content-type.ts'
 import { LISTING_CSP, renderDirectoryListing } from './directory-listing.ts'
 import { jsonError } from './error-response.ts'
 import { evaluateRange } from './http-range.ts'
 import { exporterStorage, mapExporterError, type ResolvedContentPath, resolveContentPath } from './resolve-content-path.ts'
 import {
   commonHeaders,
+  contentDisposition,
   deserializedDisposition,
   directoryListingEtag,
   fileEtag,
@@ -39,26 +40,33 @@ export async function serveUnixfs(ctx: ServeContext): Promise<Response> {
       return serveDirectory(ctx, resolved)
     case 'file':
       if (entry.unixfs.type === 'symlink') return serveSymlink(ctx, resolved, entry.unixfs.data ?? new Uint8Array())
-      return serveFile(ctx, entry, resolved.roots, parsed.filename ?? parsed.segments.at(-1))
+      return serveFile(ctx, entry, resolved.roots, parsed.segments.at(-1))
     case 'raw':
     case 'identity':
-      return serveFile(ctx, entry, resolved.roots, parsed.filename ?? parsed.segments.at(-1))
+      return serveFile(ctx, entry, resolved.roots, parsed.segments.at(-1))
     default:
       return serveCodecBlock(ctx, resolved)
   }
 }
 
-/** A file: 200 with the whole content, 206 for one satisfiable `Range`, 416 otherwise. */
-async function serveFile(ctx: ServeContext, entry: ByteEntry, roots: CID[], name: string | undefined): Promise<Response> {
+/**
+ * A file: 200 with the whole content, 206 for one satisfiable `Range`, 416 otherwise.
+ * `pathName` is the file's own name in the DAG (undefined for a bare CID).
+ */
+async function serveFile(ctx: ServeContext, entry: ByteEntry, roots: CID[], pathName: string | undefined): Promise<Response> {
   const etag = fileEtag(entry.cid)
   const headers = commonHeaders(ctx.parsed, roots)
   if (ifNoneMatchMatches(ctx.request.headers.get('if-none-match'), etag)) return notModified(headers, etag)
   const size = Number(entry.size)
-  const contentType = (name === undefined ? undefined : contentTypeForName(name)) ?? sniffContentType(await readHead(ctx, entry))
+  const contentType = fileContentType(pathName, ctx.parsed.filename) ?? sniffContentType(await readHead(ctx, entry))
   headers.set('Content-Type', contentType)
   headers.set('ETag', etag)
   headers.set('Accept-Ranges', 'bytes')
-  const disposition = deserializedDisposition(ctx.parsed, name ?? entry.cid.toString())
+  const downloadName = ctx.parsed.filename ?? pathName ?? entry.cid.toString()
+  const disposition =
+    ctx.sandbox && isActiveContentType(contentType)
+      ? contentDisposition('attachment', downloadName)
+      : deserializedDisposition(ctx.parsed, downloadName)
   if (disposition !== undefined) headers.set('Content-Disposition', disposition)
   const range = evaluateRange(ctx.request.headers.get('range'), size)
   if (range.kind === 'unsatisfiable') {
@@ -72,6 +80,17 @@ async function serveFile(ctx: ServeContext, entry: ByteEntry, roots: CID[], name
   if (ctx.head || length === 0) return new Response(ctx.head ? null : new Uint8Array(), { status, headers })
   const body = entryBytes(ctx, entry, first, length)
   return new Response(toReadableStream(body), { status, headers })
+}
+
+/**
+ * The type the file's own name gives it; `?filename=` (a name the link's author chose)
+ * may only pick a passive type, so it can name a download but never make bytes active.
+ */
+function fileContentType(pathName: string | undefined, filename: string | undefined): string | undefined {
+  const byPath = pathName === undefined ? undefined : contentTypeForName(pathName)
+  if (byPath !== undefined) return byPath
+  const byFilename = filename === undefined ? undefined : contentTypeForName(filename)
+  return byFilename === undefined || isActiveContentType(byFilename) ? undefined : byFilename
 }
 
 /** The file's bytes from `offset`, `length` of them, read by core's checking walker. */
@@ -98,11 +117,12 @@ async function readHead(ctx: ServeContext, entry: ByteEntry): Promise<Uint8Array
 async function serveDirectory(ctx: ServeContext, resolved: ResolvedContentPath): Promise<Response> {
   const { parsed } = ctx
   if (!parsed.trailingSlash) {
-    const location = `${parsed.url.pathname}/${parsed.url.search}`
+    // relative, so it also holds on a subdomain gateway, where the path has no /ipfs/{cid}
+    const location = `./${parsed.url.pathname.split('/').at(-1)}/${parsed.url.search}`
     return new Response(null, { status: 301, headers: { Location: location, 'Cache-Control': 'public, max-age=29030400, immutable' } })
   }
   const index = await findIndexHtml(ctx, resolved.entry.cid)
-  if (index !== undefined) return serveFile(ctx, index, resolved.roots, parsed.filename ?? 'index.html')
+  if (index !== undefined) return serveFile(ctx, index, resolved.roots, 'index.html')
   const etag = directoryListingEtag(resolved.entry.cid)
   const headers = commonHeaders(parsed, resolved.roots)
   if (ifNoneMatchMatches(ctx.request.headers.get('if-none-match'), etag)) return notModified(headers, etag)

@@ -12,13 +12,19 @@ import type { CoordinatorComponents } from '../../components.ts'
  * storage node's peer token (signed by the coordinator key, node not revoked) reads any CID.
  * A signed share link (`?share=`, from `POST /api/v1/share`) reads its one CID and path
  * prefix without a bearer token while it is unexpired and its account still holds the CID.
+ * Served on the portal's origin, every response is sandboxed (see `GatewayOrigin`); on the
+ * gateway listener or a subdomain gateway host it is not, and with subdomains on the path
+ * form is redirected to `<cid>.ipfs.<host>`.
  */
 export function gatewayRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { config, registry, repo, tokens, cluster } = components
-  const handler = createGatewayHandler({
+  const { config, registry, repo, tokens, cluster, gatewayOrigin } = components
+  const options = {
     source: repo.blocks,
-    authorize: config.gateway.access === 'public' ? undefined : (request, cid, segments) => authorizeReader(request, cid, segments),
-  })
+    authorize: config.gateway.access === 'public' ? undefined : (request: Request, cid: CID, segments: readonly string[]) => authorizeReader(request, cid, segments),
+  }
+  // on the portal's origin user content is sandboxed; on the gateway's own origin it is served as is
+  const portalHandler = createGatewayHandler({ ...options, sandbox: true })
+  const gatewayHandler = createGatewayHandler(options)
 
   async function authorizeReader(request: Request, cid: CID, segments: readonly string[]): Promise<Response | undefined> {
     const share = new URL(request.url).searchParams.get('share')
@@ -61,9 +67,12 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
     url: '/ipfs/*',
     schema: { hide: true },
     handler: async (request, reply) => {
+      const redirect = gatewayOrigin.subdomainRedirect(request.raw)
+      if (redirect !== undefined) return reply.code(301).header('location', redirect).send()
       reply.hijack()
       const aborter = new AbortController()
       reply.raw.once('close', () => aborter.abort())
+      const handler = gatewayOrigin.isPortalOrigin(request.raw) ? portalHandler : gatewayHandler
       const response = await handler(toWebRequest(request.raw, aborter.signal))
       // content behind a token or share link must not be kept by shared caches, which
       // would then serve it to anyone (and past a link's expiry)

@@ -20,7 +20,7 @@ const ShareBody = Type.Object(
 )
 
 const ShareResponse = Type.Object({
-  url: Type.String({ description: '<publicUrl or request origin>/ipfs/<cid>[/path]?share=<token>' }),
+  url: Type.String({ description: '<gateway.publicUrl, else publicUrl, else the listen URL>/ipfs/<cid>[/path]?share=<token>' }),
   token: Type.String({ description: 'the share token alone (the `share` query parameter)' }),
   cid: Type.String(),
   path: Type.String({ description: 'the path prefix the link is limited to ("" = the whole DAG)' }),
@@ -33,7 +33,7 @@ const ShareResponse = Type.Object({
  * token` mode. Signed with the coordinator's Ed25519 key, so storage nodes accept it too.
  */
 export function shareRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { config, registry, authenticate, cluster } = components
+  const { registry, authenticate, cluster, gatewayOrigin } = components
   app.post(
     '/api/v1/share',
     {
@@ -67,7 +67,8 @@ export function shareRoutes(app: FastifyInstance, components: CoordinatorCompone
         accountId: principal.accountId,
         expiresAt,
       })
-      const base = (config.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '')
+      // never from the request's Host, which whoever sends the request chooses
+      const base = gatewayOrigin.contentBaseUrl
       const location = ['/ipfs', body.cid, ...path.map(encodeURIComponent)].join('/')
       return {
         url: `${base}${location}?share=${token}`,
