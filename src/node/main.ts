@@ -9,7 +9,7 @@ import { type ServedHandler, serveHandler } from '../transfer/index.ts'
 import type { NodeConfig } from './config.ts'
 import { AntiEntropy } from './control/anti-entropy.ts'
 import { ControlClient, coordinatorBaseUrl } from './control/control-client.ts'
-import { StatusBatcher } from './control/status-batcher.ts'
+import { StatusOutbox } from './control/status-outbox.ts'
 import { Executor } from './executor/executor.ts'
 import { QueueStore } from './executor/queue-store.ts'
 import { createRepoWorker, type FetchDagFn } from './executor/repo-worker.ts'
@@ -85,8 +85,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     closers.push(() => gateway.close())
     const gatewayUrl = config.advertiseUrl ?? gateway.url
 
-    const batcher = new StatusBatcher({ send: (updates) => control.send({ type: 'status', updates }) })
-    closers.push(() => batcher.stop())
+    const statusOutbox = new StatusOutbox({ store: state, send: (message) => control.send(message) })
+    closers.push(() => statusOutbox.stop())
     const limiter = config.bandwidth === undefined ? undefined : createBandwidthLimiter(config.bandwidth)
     const coordinatorUrl = coordinatorBaseUrl(config.join)
     const worker = createRepoWorker({
@@ -103,7 +103,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const executor = new Executor({
       store: state,
       worker,
-      onStatus: (update) => batcher.add(update),
+      onStatus: () => statusOutbox.changed(),
       logger: log('executor'),
       chunkSize: config.chunkSize,
       concurrency: config.concurrency,
@@ -114,6 +114,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       repo,
       send: (message) => control.send(message),
       enqueue: (requests) => executor.enqueue(requests),
+      restate: (held, lacking) => executor.restate(held, lacking),
       logger: log('sync'),
     })
     const repairer = new Repairer({
@@ -188,10 +189,14 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           const key = Buffer.from(welcome.coordinatorKey, 'base64')
           coordinatorKey = new Uint8Array(key)
           state.setMeta(COORDINATOR_KEY, key.toString('base64'))
-          batcher.flush()
+          statusOutbox.flush()
           flushOutbox()
         },
-        onDisconnect: () => antiEntropy.abandon(),
+        onStatusAck: (id) => statusOutbox.acked(id),
+        onDisconnect() {
+          statusOutbox.disconnected()
+          antiEntropy.abandon()
+        },
       },
     })
     closers.push(() => control.stop())

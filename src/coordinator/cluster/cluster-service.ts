@@ -311,10 +311,15 @@ export class ClusterService {
     }
   }
 
-  /** Node-reported executor outcomes → allocation statuses (never overriding the coordinator's intent). */
+  /**
+   * Node-reported executor outcomes → allocation statuses (never overriding the coordinator's
+   * intent). Idempotent: the node resends what it has no acknowledgement for, and a report
+   * equal to the recorded status (for `failed`: with the same attempts) changes nothing.
+   */
   async #status(nodeId: string, updates: StatusEntry[]): Promise<void> {
     const allocations = this.#registry.allocations
     let pinned = false
+    const recheck = new Set<string>()
     for (const update of updates) {
       const current = await allocations.get(update.cid, nodeId)
       if (current === undefined) continue
@@ -324,11 +329,14 @@ export class ClusterService {
           this.#log.debug({ nodeId, cid: update.cid, status: update.status }, 'ignored: the pin is still allocated to this node')
           continue
         }
-        if (update.status === current.status && update.status !== 'failed') continue
-        await allocations.setStatus(update.cid, nodeId, update.status, update.status === 'failed' ? (update.reason ?? 'failed') : null)
+        if (update.status === current.status && (update.status !== 'failed' || update.attempts === current.attempts)) continue
+        const reason = update.status === 'failed' ? (update.reason ?? 'failed') : null
+        await allocations.setStatus(update.cid, nodeId, update.status, reason, { attempts: update.attempts })
         await this.#publishPinStatus(update.cid, nodeId, update.status)
         if (update.status === 'pinned') pinned = true
-        if (update.status === 'pinned') this.#underReplicated.delete(update.cid)
+        // the pin's copies changed: its under-replication (and a failing copy's move) is decided again
+        if (update.status === 'failed' || (update.status === 'pinned' && this.#underReplicated.has(update.cid))) recheck.add(update.cid)
+        if (current.status === 'pinned') recheck.add(update.cid)
       } else if (update.status === 'unpinned') {
         if (current.status !== 'unpinned') {
           await allocations.setStatus(update.cid, nodeId, 'unpinned')
@@ -336,6 +344,9 @@ export class ClusterService {
         }
         await allocations.purge(update.cid, nodeId)
       }
+    }
+    for (const cid of recheck) {
+      this.#reconcileOne(cid).catch((error: unknown) => this.#log.warn({ err: error, cid }, 'could not reconcile a pin after a status report'))
     }
     // a drain finishes when replacements report pinned
     if (pinned && [...this.#nodes.values()].some((n) => n.draining)) this.#wantFullPass('replacement pinned during drain')
