@@ -37,6 +37,8 @@ export interface NodeConfig {
   /** 0 = only on demand. */
   repairIntervalMs: number
   ingestPollMs: number
+  /** Longest wait between reconnect attempts to the coordinator (default 30 s). */
+  reconnectMaxMs: number
   logLevel: string
 }
 
@@ -60,6 +62,7 @@ export interface NodeConfigInput {
   reportInterval?: string
   repairInterval?: string
   ingestPoll?: string
+  reconnectMax?: string
   logLevel?: string
 }
 
@@ -166,10 +169,12 @@ export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv
     reportIntervalMs: input.reportInterval === undefined ? 5000 : parseDuration(input.reportInterval, '--report-interval'),
     repairIntervalMs: input.repairInterval === undefined ? 60 * 60_000 : parseDuration(input.repairInterval, '--repair-interval'),
     ingestPollMs: input.ingestPoll === undefined ? 2000 : parseDuration(input.ingestPoll, '--ingest-poll'),
+    reconnectMaxMs: input.reconnectMax === undefined ? 30_000 : parseDuration(input.reconnectMax, '--reconnect-max'),
     logLevel: input.logLevel ?? env.PINFOLD_LOG_LEVEL ?? 'info',
   }
   if (config.reportIntervalMs < 100) throw bad('--report-interval must be at least 100ms')
   if (config.ingestPollMs < 50) throw bad('--ingest-poll must be at least 50ms')
+  if (config.reconnectMaxMs < 100) throw bad('--reconnect-max must be at least 100ms')
   if (advertiseUrl !== undefined) config.advertiseUrl = advertiseUrl
   if (input.bandwidth !== undefined) config.bandwidth = parseBandwidth(input.bandwidth)
   if (input.ingestAccount !== undefined) config.ingestAccount = input.ingestAccount

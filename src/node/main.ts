@@ -154,6 +154,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       gatewayUrl,
       logger: log('control'),
       reportIntervalMs: config.reportIntervalMs,
+      reconnectMaxMs: config.reconnectMaxMs,
       handlers: {
         cursor: () => Number(state.getMeta(CURSOR_KEY) ?? 0),
         applyChanges(changes, seq) {

@@ -26,6 +26,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--repair-interval <duration>', 'verify and repair every … (default 1h, 0 = on demand only)')
     .option('--report-interval <duration>', 'capacity report every … (default 5s)')
     .option('--ingest-poll <duration>', 'drop-folder poll interval (default 2s)')
+    .option('--reconnect-max <duration>', 'longest wait between reconnects to the coordinator (default 30s)')
     .action(async (flags: NodeConfigInput) => {
       // the global --repo (before `node`) also names the node repo when given
       const repo = flags.repo ?? program.opts<{ repo?: string }>().repo
