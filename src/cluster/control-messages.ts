@@ -14,7 +14,8 @@ import { PinfoldError } from '../core/errors.ts'
  *    talks to a coordinator of its cluster, and a peer token for fetching from peers) or
  *    `refused` and close
  * 4. then, in any order: `changes`/`ack` (the allocation feed, resumed from the node's
- *    cursor), `report` (capacity, every few seconds), `status` (executor outcomes, batched),
+ *    cursor), `report` (capacity, every few seconds), `status` (executor outcomes, batched,
+ *    from the node's durable outbox; `status-ack` once recorded),
  *    `sync-*` (anti-entropy rounds), `locate`/`sources`, `ingested` (drop-folder files).
  *
  * Every frame is validated against these schemas on receipt; an invalid frame closes the
@@ -121,16 +122,26 @@ export const StatusUpdate = Type.Object({
 
 export const StatusMessage = Type.Object({
   type: Type.Literal('status'),
+  /** Batch id: the coordinator answers `status-ack` with it once every update is recorded. */
+  id: Type.Optional(Type.Integer({ minimum: 0 })),
   updates: Type.Array(StatusUpdate, { maxItems: 10_000 }),
 })
+
+/** Coordinator → node: the `status` batch `id` is recorded; the node may drop it from its outbox. */
+export const StatusAckMessage = Type.Object({ type: Type.Literal('status-ack'), id: Type.Integer({ minimum: 0 }) })
 
 /** Coordinator asks the node to run anti-entropy now (schedule, on connect, on demand). */
 export const SyncRequestMessage = Type.Object({ type: Type.Literal('sync-request'), reason: Type.String({ maxLength: 200 }) })
 
-/** One reconciliation round: `payload` is a src/sync message (base64). */
+/**
+ * One reconciliation round: `payload` is a src/sync message (base64). `scope` (node →
+ * coordinator) names the coordinator's set: `desired` (default; the node's allocations
+ * asking for a pin) or `pinned` (those it records as pinned: the status round).
+ */
 export const SyncMessage = Type.Object({
   type: Type.Literal('sync'),
   session: Type.String({ maxLength: 64 }),
+  scope: Type.Optional(Type.Enum(['desired', 'pinned'])),
   payload: Base64,
 })
 
@@ -188,6 +199,7 @@ const CoordinatorToNode = [
   SyncRequestMessage,
   SyncMessage,
   SourcesMessage,
+  StatusAckMessage,
 ]
 
 export type NodeMessage = Static<(typeof NodeToCoordinator)[number]>

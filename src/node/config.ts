@@ -40,6 +40,8 @@ export interface NodeConfig {
   ingestPollMs: number
   /** At shutdown, how long peer requests in flight may take before their connections are cut. */
   drainMs: number
+  /** Longest wait between reconnect attempts to the coordinator (default 30 s). */
+  reconnectMaxMs: number
   logLevel: string
 }
 
@@ -65,6 +67,7 @@ export interface NodeConfigInput {
   repairInterval?: string
   ingestPoll?: string
   drainTime?: string
+  reconnectMax?: string
   logLevel?: string
 }
 
@@ -186,10 +189,12 @@ export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv
     repairIntervalMs: input.repairInterval === undefined ? 60 * 60_000 : parseDuration(input.repairInterval, '--repair-interval'),
     ingestPollMs: input.ingestPoll === undefined ? 2000 : parseDuration(input.ingestPoll, '--ingest-poll'),
     drainMs: input.drainTime === undefined ? 10_000 : parseDuration(input.drainTime, '--drain-time'),
+    reconnectMaxMs: input.reconnectMax === undefined ? 30_000 : parseDuration(input.reconnectMax, '--reconnect-max'),
     logLevel: input.logLevel ?? env.PINFOLD_LOG_LEVEL ?? 'info',
   }
   if (config.reportIntervalMs < 100) throw bad('--report-interval must be at least 100ms')
   if (config.ingestPollMs < 50) throw bad('--ingest-poll must be at least 50ms')
+  if (config.reconnectMaxMs < 100) throw bad('--reconnect-max must be at least 100ms')
   if (advertiseUrl !== undefined) config.advertiseUrl = advertiseUrl
   if (input.bandwidth !== undefined) config.bandwidth = parseBandwidth(input.bandwidth)
   if (input.ingestAccount !== undefined) config.ingestAccount = input.ingestAccount

@@ -10,7 +10,7 @@ import { type ServedHandler, serveHandler } from '../transfer/index.ts'
 import type { NodeConfig } from './config.ts'
 import { AntiEntropy } from './control/anti-entropy.ts'
 import { ControlClient, coordinatorBaseUrl } from './control/control-client.ts'
-import { StatusBatcher } from './control/status-batcher.ts'
+import { StatusOutbox } from './control/status-outbox.ts'
 import { Executor } from './executor/executor.ts'
 import { QueueStore } from './executor/queue-store.ts'
 import { createRepoWorker, type FetchDagFn } from './executor/repo-worker.ts'
@@ -88,8 +88,8 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     closers.push(() => gateway.close({ drainMs: config.drainMs }))
     const gatewayUrl = config.advertiseUrl ?? gateway.url
 
-    const batcher = new StatusBatcher({ send: (updates) => control.send({ type: 'status', updates }) })
-    closers.push(() => batcher.stop())
+    const statusOutbox = new StatusOutbox({ store: state, send: (message) => control.send(message) })
+    closers.push(() => statusOutbox.stop())
     const limiter = config.bandwidth === undefined ? undefined : createBandwidthLimiter(config.bandwidth)
     const coordinatorUrl = coordinatorBaseUrl(config.join)
     const worker = createRepoWorker({
@@ -106,7 +106,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const executor = new Executor({
       store: state,
       worker,
-      onStatus: (update) => batcher.add(update),
+      onStatus: () => statusOutbox.changed(),
       logger: log('executor'),
       chunkSize: config.chunkSize,
       concurrency: config.concurrency,
@@ -117,6 +117,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       repo,
       send: (message) => control.send(message),
       enqueue: (requests) => executor.enqueue(requests),
+      restate: (held, lacking) => executor.restate(held, lacking),
       logger: log('sync'),
     })
     repairer = new Repairer({
@@ -156,6 +157,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       gatewayUrl,
       logger: log('control'),
       reportIntervalMs: config.reportIntervalMs,
+      reconnectMaxMs: config.reconnectMaxMs,
       handlers: {
         cursor: () => Number(state.getMeta(CURSOR_KEY) ?? 0),
         applyChanges(changes, seq) {
@@ -191,10 +193,14 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
           const key = Buffer.from(welcome.coordinatorKey, 'base64')
           coordinatorKey = new Uint8Array(key)
           state.setMeta(COORDINATOR_KEY, key.toString('base64'))
-          batcher.flush()
+          statusOutbox.flush()
           flushOutbox()
         },
-        onDisconnect: () => antiEntropy.abandon(),
+        onStatusAck: (id) => statusOutbox.acked(id),
+        onDisconnect() {
+          statusOutbox.disconnected()
+          antiEntropy.abandon()
+        },
       },
     })
     closers.push(() => control.stop())

@@ -78,7 +78,7 @@ export async function writeAllocation(
   ctx: RegistryContext,
   cid: string,
   nodeId: string,
-  update: { status: AllocationStatus; reason?: string | null; attemptsDelta?: number },
+  update: { status: AllocationStatus; reason?: string | null; attemptsDelta?: number; attempts?: number },
 ): Promise<Allocation> {
   if (!ALLOCATION_STATUSES.includes(update.status)) throw invalidArgument(`invalid allocation status ${update.status}`)
   const seq = await appendChange(trx, ctx, nodeId, cid, update.status)
@@ -94,7 +94,7 @@ export async function writeAllocation(
       cid,
       node_id: nodeId,
       status: update.status,
-      attempts: update.attemptsDelta ?? 0,
+      attempts: update.attempts ?? update.attemptsDelta ?? 0,
       reason: update.reason ?? null,
       seq,
       created_at: t,
@@ -106,7 +106,7 @@ export async function writeAllocation(
   const row = {
     ...existing,
     status: update.status,
-    attempts: Number(existing.attempts) + (update.attemptsDelta ?? 0),
+    attempts: update.attempts ?? Number(existing.attempts) + (update.attemptsDelta ?? 0),
     reason: update.reason === undefined ? existing.reason : update.reason,
     seq,
     updated_at: t,
@@ -148,14 +148,18 @@ export class Allocations {
 
   /**
    * Records a status (from the node's report or the coordinator's decision). `failed`
-   * increments `attempts`. Returns the new allocation.
+   * increments `attempts`, unless `options.attempts` gives the count (the node's own, so a
+   * resent report changes nothing). Returns the new allocation.
    */
-  async setStatus(cid: string, nodeId: string, status: AllocationStatus, reason?: string | null): Promise<Allocation> {
-    return this.#ctx.db
-      .transaction()
-      .execute((trx) =>
-        writeAllocation(trx, this.#ctx, cid, nodeId, { status, reason, attemptsDelta: status === 'failed' ? 1 : 0 }),
-      )
+  async setStatus(
+    cid: string,
+    nodeId: string,
+    status: AllocationStatus,
+    reason?: string | null,
+    options: { attempts?: number } = {},
+  ): Promise<Allocation> {
+    const update = { status, reason, attemptsDelta: status === 'failed' ? 1 : 0, ...options }
+    return this.#ctx.db.transaction().execute((trx) => writeAllocation(trx, this.#ctx, cid, nodeId, update))
   }
 
   /** Asks the node to drop `cid` (status `unpinning`). False when there was no allocation. */

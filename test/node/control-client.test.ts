@@ -298,7 +298,7 @@ describe('control client', () => {
     }
   })
 
-  it('answers sync-request with sync frames and queues need → pin, have → unpin', async () => {
+  it('answers sync-request with sync frames, queues need → pin, have → unpin, and restates misrecorded statuses', async () => {
     const dir = join(tmp(), 'repo-sync')
     await initRepo(dir)
     const repo: Repo = await openRepo(dir)
@@ -318,12 +318,16 @@ describe('control client', () => {
       const missing = [await cidOf('x'), await cidOf('y'), await cidOf('z')]
       const desired = PinSet.from([...held.slice(0, 25).map((c) => c.bytes), ...missing.map((c) => CID.parse(c).bytes)])
       const responder = new SyncResponder(desired)
+      // the status round: the coordinator records only 20 of the 25 held-and-wanted as pinned
+      const recordedPinned = new SyncResponder(PinSet.from(held.slice(0, 20).map((c) => c.bytes)))
+      const restated: { held: string[]; lacking: string[] }[] = []
 
       let client: ControlClient | undefined
       const antiEntropy = new AntiEntropy({
         repo,
         send: (message) => client?.send(message) ?? false,
         enqueue: (requests) => void store.enqueue(requests),
+        restate: (heldCids, lacking) => restated.push({ held: heldCids, lacking }),
         logger,
       })
       let syncFrames = 0
@@ -331,7 +335,7 @@ describe('control client', () => {
       fake.onMessage = (session, message) => {
         if (message.type === 'sync') {
           syncFrames++
-          const reply = responder.respond(unb64(message.payload))
+          const reply = (message.scope === 'pinned' ? recordedPinned : responder).respond(unb64(message.payload))
           session.socket.send(JSON.stringify({ type: 'sync', session: message.session, payload: b64(reply) }))
         }
         if (message.type === 'sync-done') done = message
@@ -363,6 +367,12 @@ describe('control client', () => {
         for (const cid of extra) assert.equal(store.get(cid.toString())?.action, 'unpin')
         assert.equal(store.counts().queued + store.counts().unpinning, 8)
         assert.equal(antiEntropy.completed.length, 1)
+        assert.equal(antiEntropy.completed[0]?.restated, 5)
+        assert.deepEqual(
+          restated.map((r) => ({ held: [...r.held].sort(), lacking: r.lacking })),
+          [{ held: held.slice(20, 25).map((c) => c.toString()).sort(), lacking: [] }],
+          'the status round finds the held pins the coordinator does not record as pinned',
+        )
       } finally {
         fake.onMessage = undefined
         fake.onWelcomed = undefined

@@ -29,6 +29,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--report-interval <duration>', 'capacity report every … (default 5s)')
     .option('--ingest-poll <duration>', 'drop-folder poll interval (default 2s)')
     .option('--drain-time <duration>', 'at SIGTERM/SIGINT, how long peer requests in flight may finish (default 10s)')
+    .option('--reconnect-max <duration>', 'longest wait between reconnects to the coordinator (default 30s)')
     .action(async (flags: NodeConfigInput) => {
       // the global --repo (before `node`) also names the node repo when given
       const repo = flags.repo ?? program.opts<{ repo?: string }>().repo

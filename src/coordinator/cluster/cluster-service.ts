@@ -6,7 +6,7 @@ import type { Allocation, Pin, Registry, StorageNode } from '../../registry/inde
 import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
-import { type FleetTimeouts, type NodeReportInfo, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
+import { type FleetTimeouts, type NodeReportInfo, nodesGracedAtStart, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
 import { CLOSE_CODES, type ControlSocket, NodeSession, type SessionHost } from './node-session.ts'
 import { type IngestedMessage, registerIngested } from './ingest.ts'
 import { createSyncSessions, type SyncSessions } from './sync-sessions.ts'
@@ -119,6 +119,9 @@ export class ClusterService {
   readonly #sync: SyncSessions
   readonly #host: SessionHost
   #fleetGeneration = 0
+  /** Re-allocation timeouts of the nodes in `#graced` count from here (the process start). */
+  readonly #startedAt = Date.now()
+  #graced: Set<string> | undefined
   #baseUrl: string | undefined
   #timer: NodeJS.Timeout | undefined
   #cron: Cron | undefined
@@ -305,16 +308,21 @@ export class ClusterService {
     if (node) {
       const before = this.#states.get(nodeId)
       this.#nodes.set(nodeId, node)
-      const state = nodeState(node, this.#timeouts)
+      const state = this.#stateOf(node)
       this.#states.set(nodeId, state)
       if (before !== undefined && before !== state) this.#fleetChanged(`node ${nodeId} ${before} → ${state}`)
     }
   }
 
-  /** Node-reported executor outcomes → allocation statuses (never overriding the coordinator's intent). */
+  /**
+   * Node-reported executor outcomes → allocation statuses (never overriding the coordinator's
+   * intent). Idempotent: the node resends what it has no acknowledgement for, and a report
+   * equal to the recorded status (for `failed`: with the same attempts) changes nothing.
+   */
   async #status(nodeId: string, updates: StatusEntry[]): Promise<void> {
     const allocations = this.#registry.allocations
     let pinned = false
+    const recheck = new Set<string>()
     for (const update of updates) {
       const current = await allocations.get(update.cid, nodeId)
       if (current === undefined) continue
@@ -324,11 +332,14 @@ export class ClusterService {
           this.#log.debug({ nodeId, cid: update.cid, status: update.status }, 'ignored: the pin is still allocated to this node')
           continue
         }
-        if (update.status === current.status && update.status !== 'failed') continue
-        await allocations.setStatus(update.cid, nodeId, update.status, update.status === 'failed' ? (update.reason ?? 'failed') : null)
+        if (update.status === current.status && (update.status !== 'failed' || update.attempts === current.attempts)) continue
+        const reason = update.status === 'failed' ? (update.reason ?? 'failed') : null
+        await allocations.setStatus(update.cid, nodeId, update.status, reason, { attempts: update.attempts })
         await this.#publishPinStatus(update.cid, nodeId, update.status)
         if (update.status === 'pinned') pinned = true
-        if (update.status === 'pinned') this.#underReplicated.delete(update.cid)
+        // the pin's copies changed: its under-replication (and a failing copy's move) is decided again
+        if (update.status === 'failed' || (update.status === 'pinned' && this.#underReplicated.has(update.cid))) recheck.add(update.cid)
+        if (current.status === 'pinned') recheck.add(update.cid)
       } else if (update.status === 'unpinned') {
         if (current.status !== 'unpinned') {
           await allocations.setStatus(update.cid, nodeId, 'unpinned')
@@ -336,6 +347,9 @@ export class ClusterService {
         }
         await allocations.purge(update.cid, nodeId)
       }
+    }
+    for (const cid of recheck) {
+      this.#reconcileOne(cid).catch((error: unknown) => this.#log.warn({ err: error, cid }, 'could not reconcile a pin after a status report'))
     }
     // a drain finishes when replacements report pinned
     if (pinned && [...this.#nodes.values()].some((n) => n.draining)) this.#wantFullPass('replacement pinned during drain')
@@ -362,7 +376,7 @@ export class ClusterService {
       for (const a of await this.#registry.allocations.listForCid(cid)) {
         if (a.status !== 'pinned' || a.nodeId === excludeNodeId) continue
         const node = this.#nodes.get(a.nodeId) ?? (await this.#registry.nodes.get(a.nodeId))
-        if (!node?.address || nodeState(node, this.#timeouts) !== 'up') continue
+        if (!node?.address || this.#stateOf(node) !== 'up') continue
         if (urls.length < 32) urls.push(node.address.replace(/\/+$/, ''))
       }
       out.push({ cid, urls })
@@ -518,7 +532,7 @@ export class ClusterService {
 
   #view(node: StorageNode): NodeView {
     const info = node.info as NodeReportInfo
-    const state = nodeState(node, this.#timeouts)
+    const state = this.#stateOf(node)
     const connected = this.#sessions.has(node.id)
     const status: NodeView['status'] = node.revoked
       ? 'revoked'
@@ -589,10 +603,11 @@ export class ClusterService {
   async #refreshFleet(): Promise<void> {
     const now = Date.now()
     const nodes = await this.#registry.nodes.list()
+    this.#graced ??= nodesGracedAtStart(nodes, this.#timeouts, this.#startedAt)
     this.#nodes.clear()
     for (const node of nodes) {
       this.#nodes.set(node.id, node)
-      const state = nodeState(node, this.#timeouts, now)
+      const state = this.#stateOf(node, now)
       if (state !== 'up' && node.status === 'online' && !node.revoked) {
         await this.#registry.nodes.heartbeat(node.id, { status: 'down', at: node.lastSeen ?? now })
         this.#log.warn({ nodeId: node.id, name: node.name }, 'storage node is down (no report)')
@@ -616,7 +631,17 @@ export class ClusterService {
 
   #fleetSnapshot(): AllocatorNode[] {
     const now = Date.now()
-    return [...this.#nodes.values()].map((n) => toAllocatorNode(n, this.#timeouts, now))
+    return [...this.#nodes.values()].map((n) => toAllocatorNode(n, this.#timeouts, now, this.#graceFrom(n.id)))
+  }
+
+  #stateOf(node: StorageNode, at = Date.now()): NodeState {
+    return nodeState(node, this.#timeouts, at, this.#graceFrom(node.id))
+  }
+
+  /** The coordinator's start for nodes that were not gone before it (see nodesGracedAtStart). */
+  #graceFrom(nodeId: string): number | undefined {
+    // until the first fleet load, every node is graced: nothing is re-placed on a guess
+    return this.#graced === undefined || this.#graced.has(nodeId) ? this.#startedAt : undefined
   }
 
   async #fullPass(): Promise<void> {

@@ -22,13 +22,27 @@ export interface NodeReportInfo {
 /**
  * A node's state from its row: `up` when it reported within the down timeout (and its
  * session has not ended), `down` when silent for less than the re-allocation timeout,
- * `gone` after that, when revoked, or when never seen.
+ * `gone` after that, when revoked, or when never seen. `graceFrom` (the coordinator's start,
+ * for nodes that were not gone before it) counts the re-allocation timeout from then
+ * instead: the coordinator's own downtime is not the node's silence.
  */
-export function nodeState(node: StorageNode, timeouts: FleetTimeouts, at = Date.now()): NodeState {
+export function nodeState(node: StorageNode, timeouts: FleetTimeouts, at = Date.now(), graceFrom?: number): NodeState {
   if (node.revoked || node.lastSeen === null) return 'gone'
   const silent = at - node.lastSeen
   if (node.status === 'online' && silent < timeouts.downAfterMs) return 'up'
-  return silent < timeouts.reallocateAfterMs ? 'down' : 'gone'
+  return at - Math.max(node.lastSeen, graceFrom ?? 0) < timeouts.reallocateAfterMs ? 'down' : 'gone'
+}
+
+/**
+ * The nodes that get a full re-allocation timeout from the coordinator's start (`startedAt`):
+ * all but those already gone before it stopped, judged against the newest report from
+ * before the start (the coordinator's last sign of life; its own downtime is unknown, and a
+ * node that reconnected since must not make the others look long gone).
+ */
+export function nodesGracedAtStart(nodes: readonly StorageNode[], timeouts: FleetTimeouts, startedAt: number): Set<string> {
+  const before = nodes.map((n) => n.lastSeen ?? 0).filter((seen) => seen < startedAt)
+  const latest = Math.max(0, ...before)
+  return new Set(nodes.filter((n) => n.lastSeen !== null && latest - n.lastSeen < timeouts.reallocateAfterMs).map((n) => n.id))
 }
 
 /** Space of storage paths that take new data (weight > 0): plain and weighted. */
@@ -53,10 +67,10 @@ export function storageSpace(storage: readonly StoragePathReportEntry[]): {
 }
 
 /** The allocator's view of a registry node. */
-export function toAllocatorNode(node: StorageNode, timeouts: FleetTimeouts, at = Date.now()): AllocatorNode {
+export function toAllocatorNode(node: StorageNode, timeouts: FleetTimeouts, at = Date.now(), graceFrom?: number): AllocatorNode {
   return {
     id: node.id,
-    state: nodeState(node, timeouts, at),
+    state: nodeState(node, timeouts, at, graceFrom),
     draining: node.draining,
     tags: node.tags,
     available: node.capacity.availableBytes ?? 0,

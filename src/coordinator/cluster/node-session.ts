@@ -212,7 +212,10 @@ export class NodeSession {
       case 'report':
         return this.#host.report(this, message)
       case 'status':
-        return this.#host.status(this, message)
+        await this.#host.status(this, message)
+        // only now: the node drops acknowledged statuses from its durable outbox
+        if (message.id !== undefined) this.send({ type: 'status-ack', id: message.id })
+        return
       case 'sync':
         return this.#host.sync(this, message)
       case 'sync-done':

@@ -11,7 +11,8 @@ type SyncDoneMessage = Extract<NodeMessage, { type: 'sync-done' }>
 /**
  * The coordinator's side of anti-entropy: it is the responder, answering the node's
  * `sync` rounds against the node's desired set (its allocations that ask for a pin, i.e.
- * not unpinning). State is per node session and bounded: one round state per session
+ * not unpinning), or, for a status round (`scope: 'pinned'`), its allocations recorded
+ * `pinned`. State is per node session and bounded: one round state per session
  * (a new session id replaces the old), dropped on `sync-done`, on disconnect, or when idle.
  */
 export interface SyncSessions {
@@ -21,16 +22,16 @@ export interface SyncSessions {
 }
 
 const IDLE_MS = 5 * 60_000
-const DESIRED = ['queued', 'pinning', 'pinned', 'failed'] as const
+const SCOPES = { desired: ['queued', 'pinning', 'pinned', 'failed'], pinned: ['pinned'] } as const
 
 export function createSyncSessions({ registry, logger }: { registry: Registry; logger: Logger }): SyncSessions {
   const states = new WeakMap<NodeSession, { id: string; responder: SyncResponder; rounds: number; timer: NodeJS.Timeout; size: number }>()
 
-  async function desiredSet(nodeId: string): Promise<PinSet> {
+  async function allocatedSet(nodeId: string, scope: keyof typeof SCOPES): Promise<PinSet> {
     const cids: Uint8Array[] = []
     let after: string | undefined
     for (;;) {
-      const page = await registry.allocations.listForNode(nodeId, { status: [...DESIRED], after, limit: 10_000 })
+      const page = await registry.allocations.listForNode(nodeId, { status: [...SCOPES[scope]], after, limit: 10_000 })
       for (const a of page) {
         try {
           cids.push(CID.parse(a.cid).bytes)
@@ -56,7 +57,7 @@ export function createSyncSessions({ registry, logger }: { registry: Registry; l
       let state = states.get(session)
       if (state?.id !== message.session) {
         forget(session)
-        const desired = await desiredSet(nodeId)
+        const desired = await allocatedSet(nodeId, message.scope ?? 'desired')
         state = { id: message.session, responder: new SyncResponder(desired), rounds: 0, timer: setTimeout(() => undefined, 0), size: desired.size }
       }
       clearTimeout(state.timer)

@@ -11,6 +11,12 @@ export interface AntiEntropyOptions {
   send(message: OutgoingMessage): boolean
   /** Durably queues what the round found (pins with `force`, unpins). */
   enqueue(requests: EnqueueRequest[]): void
+  /**
+   * The status round found the coordinator's record wrong: `held` are held whole and wanted
+   * but not recorded `pinned`; `lacking` are recorded `pinned` but not held. Their true
+   * statuses must be reported again (through the durable status outbox).
+   */
+  restate(held: string[], lacking: string[]): void
   logger: Logger
   /** A round whose reply does not come within this is abandoned. Default 60 s. */
   roundTimeoutMs?: number
@@ -21,26 +27,41 @@ export interface AntiEntropyResult {
   session: string
   need: number
   have: number
+  /** Statuses the status round found wrong on the coordinator (and had reported again). */
+  restated: number
   roundTrips: number
   bytesSent: number
   bytesReceived: number
 }
 
+type Scope = 'desired' | 'pinned'
+
 interface Session {
   id: string
+  scope: Scope
   initiator: SyncInitiator
-  need: number
-  have: number
+  /** CIDs this round found (strings): only the node has them / only the coordinator has them. */
+  need: string[]
+  have: string[]
   timer: NodeJS.Timeout | undefined
-  resolve(result: AntiEntropyResult | undefined): void
+  resolve(result: Round | undefined): void
+}
+
+interface Round {
+  need: string[]
+  have: string[]
+  stats: SyncInitiator['stats']
 }
 
 /**
  * Anti-entropy, node side (initiator): on `sync-request` it snapshots the held set (the
  * repo's recursive pins) into a {@link PinSet}, sends the first `sync` frame and answers the
- * coordinator's replies until the initiator has nothing left to ask, then `sync-done` with
- * the totals. Every round's findings are queued at once: `need` → pin (forced: the repo
- * does not hold it), `have` → unpin. One session at a time; a request during a session is
+ * coordinator's replies until the initiator has nothing left to ask. The set round's findings
+ * are queued at once: `need` → pin (forced: the repo does not hold it), `have` → unpin.
+ * Then a status round reconciles the held-and-wanted set (held − have) with what the
+ * coordinator records as `pinned`, so statuses converge whatever reports were lost: both
+ * kinds of difference are reported again (`restate`). `sync-done` with the totals ends the
+ * session. Each round's bytes grow with its differences. One session at a time; a request during a session is
  * remembered and run right after it. A lost connection or a silent coordinator abandons the
  * session (the next request starts afresh — the protocol is stateless between messages).
  */
@@ -69,23 +90,52 @@ export class AntiEntropy {
       return undefined
     }
     this.#starting = true
-    let initiator: SyncInitiator
+    let held: Uint8Array[]
     try {
-      initiator = new SyncInitiator(await this.#heldSet(), this.#options.reconcile)
+      held = await this.#heldCids()
     } finally {
       this.#starting = false
     }
     const id = randomUUID()
     this.#log.info({ session: id, reason }, 'anti-entropy started')
-    const result = new Promise<AntiEntropyResult | undefined>((resolve) => {
-      this.#session = { id, initiator, need: 0, have: 0, timer: undefined, resolve }
-    })
-    this.#sendRound(initiator.initiate())
-    const outcome = await result
+    const outcome = await this.#reconcile(id, held)
     const again = this.#again
     this.#again = undefined
     if (again !== undefined) void this.request(again)
     return outcome
+  }
+
+  async #reconcile(id: string, held: Uint8Array[]): Promise<AntiEntropyResult | undefined> {
+    const sets = await this.#round(id, 'desired', held)
+    if (sets === undefined) return undefined
+    const extra = new Set(sets.have)
+    const wanted = held.filter((bytes) => !extra.has(CID.decode(bytes).toString()))
+    const statuses = await this.#round(`${id}.status`, 'pinned', wanted)
+    if (statuses === undefined) return undefined
+    if (statuses.have.length + statuses.need.length > 0) this.#options.restate(statuses.have, statuses.need)
+    this.#options.send({ type: 'sync-done', session: id, need: sets.need.length, have: sets.have.length })
+    const done: AntiEntropyResult = {
+      session: id,
+      need: sets.need.length,
+      have: sets.have.length,
+      restated: statuses.have.length + statuses.need.length,
+      roundTrips: sets.stats.roundTrips + statuses.stats.roundTrips,
+      bytesSent: sets.stats.bytesSent + statuses.stats.bytesSent,
+      bytesReceived: sets.stats.bytesReceived + statuses.stats.bytesReceived,
+    }
+    this.completed.push(done)
+    this.#log.info(done, 'anti-entropy done')
+    return done
+  }
+
+  /** One reconciliation of `cids` with the coordinator's `scope` set; undefined if abandoned. */
+  #round(id: string, scope: Scope, cids: Uint8Array[]): Promise<Round | undefined> {
+    const initiator = new SyncInitiator(PinSet.from(cids), this.#options.reconcile)
+    const result = new Promise<Round | undefined>((resolve) => {
+      this.#session = { id, scope, initiator, need: [], have: [], timer: undefined, resolve }
+    })
+    this.#sendRound(initiator.initiate())
+    return result
   }
 
   /** A `sync` frame from the coordinator. */
@@ -98,22 +148,22 @@ export class AntiEntropy {
     clearTimeout(session.timer)
     try {
       const result = session.initiator.reconcile(new Uint8Array(Buffer.from(message.payload, 'base64')))
-      const requests: EnqueueRequest[] = []
-      for (const bytes of result.need) requests.push({ cid: CID.decode(bytes).toString(), action: 'pin', force: true })
-      for (const bytes of result.have) requests.push({ cid: CID.decode(bytes).toString(), action: 'unpin' })
-      if (requests.length > 0) this.#options.enqueue(requests)
-      session.need += result.need.length
-      session.have += result.have.length
+      const need = result.need.map((bytes) => CID.decode(bytes).toString())
+      const have = result.have.map((bytes) => CID.decode(bytes).toString())
+      if (session.scope === 'desired') {
+        const requests: EnqueueRequest[] = [
+          ...need.map((cid) => ({ cid, action: 'pin' as const, force: true })),
+          ...have.map((cid) => ({ cid, action: 'unpin' as const })),
+        ]
+        if (requests.length > 0) this.#options.enqueue(requests)
+      }
+      session.need.push(...need)
+      session.have.push(...have)
       if (result.reply !== undefined) {
         this.#sendRound(result.reply)
         return
       }
-      this.#options.send({ type: 'sync-done', session: session.id, need: session.need, have: session.have })
-      const stats = session.initiator.stats
-      const done: AntiEntropyResult = { session: session.id, need: session.need, have: session.have, ...stats }
-      this.completed.push(done)
-      this.#log.info(done, 'anti-entropy done')
-      this.#finish(done)
+      this.#finish({ need: session.need, have: session.have, stats: session.initiator.stats })
     } catch (err) {
       this.#log.error({ err, session: session.id }, 'anti-entropy failed')
       this.#finish(undefined)
@@ -130,7 +180,8 @@ export class AntiEntropy {
   #sendRound(payload: Uint8Array): void {
     const session = this.#session
     if (session === undefined) return
-    if (!this.#options.send({ type: 'sync', session: session.id, payload: Buffer.from(payload).toString('base64') })) {
+    const frame = { type: 'sync' as const, session: session.id, scope: session.scope, payload: Buffer.from(payload).toString('base64') }
+    if (!this.#options.send(frame)) {
       this.#finish(undefined)
       return
     }
@@ -141,7 +192,7 @@ export class AntiEntropy {
     session.timer.unref?.()
   }
 
-  #finish(result: AntiEntropyResult | undefined): void {
+  #finish(result: Round | undefined): void {
     const session = this.#session
     if (session === undefined) return
     clearTimeout(session.timer)
@@ -149,9 +200,9 @@ export class AntiEntropy {
     session.resolve(result)
   }
 
-  async #heldSet(): Promise<PinSet> {
+  async #heldCids(): Promise<Uint8Array[]> {
     const cids: Uint8Array[] = []
     for await (const pin of this.#options.repo.pins.ls({ recursive: true })) cids.push(pin.cid.bytes)
-    return PinSet.from(cids)
+    return cids
   }
 }

@@ -28,6 +28,8 @@ export interface ControlHandlers {
   resetCursor?(latestSeq: number): void
   /** The coordinator asks for an anti-entropy round now. */
   onSyncRequest?(reason: string): void
+  /** The coordinator recorded the `status` batch `id`. */
+  onStatusAck?(id: number): void
   /** A `sync` frame from the coordinator (a reply in a round we started). */
   onSync?(message: Of<'sync'>): void
   /** The current report fields (sent right after welcome and every `reportIntervalMs`). */
@@ -371,6 +373,9 @@ export class ControlClient {
         return
       case 'sync':
         handlers.onSync?.(message)
+        return
+      case 'status-ack':
+        handlers.onStatusAck?.(message.id)
         return
       case 'sources':
         for (const { cid, urls } of message.sources) {

@@ -105,6 +105,29 @@ export class Executor {
     return changed.length
   }
 
+  /**
+   * Reports the true status of these CIDs again (anti-entropy found the coordinator's record
+   * wrong). `held` are held whole: a done pin is reported again, any other pin desire runs
+   * again now (forced; quick, the DAG is there). `lacking` have their current status
+   * reported again. CIDs being unpinned are left alone.
+   */
+  restate(held: Iterable<string>, lacking: Iterable<string>): void {
+    const again = [...lacking]
+    const pins: EnqueueRequest[] = []
+    for (const cid of held) {
+      const item = this.#store.get(cid)
+      if (item?.action === 'unpin') continue
+      if (item?.state === 'done') again.push(cid)
+      else pins.push({ cid, action: 'pin', force: true })
+    }
+    this.#store.markUnreported(again)
+    for (const cid of again) {
+      const item = this.#store.get(cid)
+      if (item !== undefined) this.#report(item)
+    }
+    if (pins.length > 0) this.enqueue(pins)
+  }
+
   stats(): ExecutorStats {
     return { ...this.#store.counts(), running: this.#running.size }
   }

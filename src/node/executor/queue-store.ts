@@ -1,5 +1,5 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite'
-import type { PinStatus } from '../../cluster/index.ts'
+import type { PinStatus, StatusEntry } from '../../cluster/index.ts'
 
 /** What the node wants done with a CID. */
 export type QueueAction = 'pin' | 'unpin'
@@ -54,6 +54,23 @@ CREATE INDEX IF NOT EXISTS queue_due ON queue (state, next_at);
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, message TEXT NOT NULL);
 `
 
+/** A status the coordinator has not acknowledged: the row's current status at revision `rev`. */
+export interface OutboxEntry extends StatusEntry {
+  rev: number
+}
+
+/**
+ * `rev` counts the row's changes and `reported` is the last rev the coordinator
+ * acknowledged (rows from before this column existed start unreported, so statuses lost
+ * by older versions are sent once). The partial index keeps the outbox query cheap.
+ */
+function addStatusOutboxColumns(db: DatabaseSync): void {
+  const columns = new Set((db.prepare('PRAGMA table_info(queue)').all() as Array<{ name: string }>).map((c) => c.name))
+  if (!columns.has('rev')) db.exec('ALTER TABLE queue ADD COLUMN rev INTEGER NOT NULL DEFAULT 1')
+  if (!columns.has('reported')) db.exec('ALTER TABLE queue ADD COLUMN reported INTEGER NOT NULL DEFAULT 0')
+  db.exec('CREATE INDEX IF NOT EXISTS queue_unreported ON queue (cid) WHERE reported < rev')
+}
+
 interface Row {
   cid: string
   action: QueueAction
@@ -94,26 +111,35 @@ export class QueueStore {
   readonly #setOutcome: StatementSync
   readonly #countByState: StatementSync
   readonly #nextDue: StatementSync
+  readonly #unreported: StatementSync
+  readonly #markReported: StatementSync
+  readonly #markUnreported: StatementSync
   #closed = false
 
   constructor(file: string) {
     this.#db = new DatabaseSync(file)
     this.#db.exec(SCHEMA)
+    addStatusOutboxColumns(this.#db)
     this.#get = this.#db.prepare('SELECT cid, action, state, attempts, next_at, reason, gen FROM queue WHERE cid = ?')
     this.#upsert = this.#db.prepare(
       `INSERT INTO queue (cid, action, state, attempts, next_at, reason, gen, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (cid) DO UPDATE SET action = excluded.action, state = excluded.state, attempts = excluded.attempts,
-         next_at = excluded.next_at, reason = excluded.reason, gen = excluded.gen, updated = excluded.updated`,
+         next_at = excluded.next_at, reason = excluded.reason, gen = excluded.gen, updated = excluded.updated, rev = queue.rev + 1`,
     )
     this.#due = this.#db.prepare(
       `SELECT cid, action, state, attempts, next_at, reason, gen FROM queue
        WHERE state IN ('queued', 'failed') AND next_at <= ? ORDER BY next_at, cid LIMIT ?`,
     )
     this.#setOutcome = this.#db.prepare(
-      'UPDATE queue SET state = ?, attempts = ?, next_at = ?, reason = ?, updated = ? WHERE cid = ? AND gen = ?',
+      'UPDATE queue SET state = ?, attempts = ?, next_at = ?, reason = ?, updated = ?, rev = rev + 1 WHERE cid = ? AND gen = ?',
     )
     this.#countByState = this.#db.prepare('SELECT action, state, COUNT(*) AS n FROM queue GROUP BY action, state')
     this.#nextDue = this.#db.prepare(`SELECT MIN(next_at) AS t FROM queue WHERE state IN ('queued', 'failed')`)
+    this.#unreported = this.#db.prepare(
+      'SELECT cid, action, state, attempts, reason, rev FROM queue WHERE reported < rev ORDER BY cid LIMIT ?',
+    )
+    this.#markReported = this.#db.prepare('UPDATE queue SET reported = ? WHERE cid = ? AND reported < ?')
+    this.#markUnreported = this.#db.prepare('UPDATE queue SET reported = 0 WHERE cid = ?')
     // Work that was running when the process stopped is queued again (resume after restart).
     this.#db.prepare(`UPDATE queue SET state = 'queued' WHERE state = 'active'`).run()
   }
@@ -196,6 +222,45 @@ export class QueueStore {
 
   #setMetaRaw(key: string, value: string): void {
     this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value)
+  }
+
+  /**
+   * The status outbox: up to `limit` rows whose current status the coordinator has not
+   * acknowledged yet, in CID order. Each entry
+   * carries the row's `rev`; `markReported` with that rev removes it only if the row did not
+   * change since (a newer status stays in the outbox).
+   */
+  unreported(limit: number): OutboxEntry[] {
+    return (this.#unreported.all(limit) as unknown as Array<Omit<Row, 'next_at' | 'gen'> & { rev: number }>).map((row) => {
+      const entry: OutboxEntry = { cid: row.cid, status: statusOf(row), attempts: row.attempts, rev: row.rev }
+      if (row.reason !== null) entry.reason = row.reason
+      return entry
+    })
+  }
+
+  /** The coordinator acknowledged these entries (one transaction). */
+  markReported(entries: Iterable<Pick<OutboxEntry, 'cid' | 'rev'>>): void {
+    this.#transaction(() => {
+      for (const { cid, rev } of entries) this.#markReported.run(rev, cid, rev)
+    })
+  }
+
+  /** Puts the current status of these CIDs back into the outbox (anti-entropy found the coordinator's view wrong). */
+  markUnreported(cids: Iterable<string>): void {
+    this.#transaction(() => {
+      for (const cid of cids) this.#markUnreported.run(cid)
+    })
+  }
+
+  #transaction(body: () => void): void {
+    this.#db.exec('BEGIN IMMEDIATE')
+    try {
+      body()
+      this.#db.exec('COMMIT')
+    } catch (err) {
+      this.#db.exec('ROLLBACK')
+      throw err
+    }
   }
 
   /** Durably keeps a control message until it was handed to a live session (`outboxDelete`). */
