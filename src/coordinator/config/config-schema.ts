@@ -65,6 +65,15 @@ export const CoordinatorConfigSchema = Type.Object(
       { email: Type.String({ minLength: 3, default: 'admin@pinfold.local' }) },
       { default: {} },
     ),
+    pinning: Type.Object(
+      {
+        allowOrigins: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description: 'non-public origins pin requests may be fetched from: CIDR ranges, addresses, host names, *.suffix (comma-separated in env and flags)',
+        }),
+      },
+      { default: {} },
+    ),
     cluster: Type.Object(
       {
         secret: Type.Optional(

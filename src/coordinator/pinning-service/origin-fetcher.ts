@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { PinfoldError } from '../../core/index.ts'
 import type { Registry } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
-import { type FetchDagOptions, type FetchDagResult, fetchDag } from '../../transfer/index.ts'
+import { type AddressPolicy, type FetchDagOptions, type FetchDagResult, fetchDag } from '../../transfer/index.ts'
 import type { ContentReleaser } from '../files/release-content.ts'
 import { multiaddrToGatewayUrl } from './multiaddr.ts'
 
@@ -19,7 +19,15 @@ export interface OriginFetcherOptions {
   /** Reasons of failed fetches kept for `info.status_details` (default 10,000; oldest dropped). */
   maxFailures?: number
   fetchDag?: FetchDagFn
+  /** Which addresses origins may be reached at (user-chosen URLs: public ones only by default). */
+  addressPolicy: AddressPolicy
 }
+
+/**
+ * What a user is told when origins failed: never the port, address or HTTP status behind
+ * it, so `status_details` cannot be used to scan what the coordinator can reach.
+ */
+const ORIGINS_FAILED = 'origin unreachable or refused'
 
 export type FetchState = 'queued' | 'pinning'
 
@@ -167,6 +175,7 @@ export class OriginFetcher {
       const result = await repo.runAdd(async () => {
         const fetched = await this.#fetch(root, repo.blocks, {
           sources: [...job.urls].map((url) => ({ url })),
+          addressPolicy: this.#options.addressPolicy,
           signal,
           onProgress: (event) => {
             if (event.type === 'fetch:scan') present = event.detail.presentBytes
@@ -196,7 +205,7 @@ export class OriginFetcher {
       this.#failures.set(job.cid, details)
       if (this.#failures.size > this.#maxFailures) this.#failures.delete(this.#failures.keys().next().value as string)
       await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning'], 'failed')
-      logger.info({ cid: job.cid, reason: details }, 'pin request failed: content not fetched')
+      logger.info({ cid: job.cid, err: reason }, 'pin request failed: content not fetched')
     }
   }
 
@@ -208,8 +217,9 @@ export class OriginFetcher {
   }
 }
 
+/** The user-facing reason: specific only for what the user controls (no usable origin, quota). */
 function describe(error: unknown, job: Job): string {
   if (job.urls.size === 0) return 'the content is not on this service and no origin is an HTTP trustless gateway (e.g. /ip4/1.2.3.4/tcp/8080/http)'
-  if (error instanceof PinfoldError) return `${error.code}: ${error.message}`.slice(0, 1000)
-  return 'could not fetch the content from its origins'
+  if (error instanceof StorageQuotaError) return `${error.code}: ${error.message}`
+  return ORIGINS_FAILED
 }

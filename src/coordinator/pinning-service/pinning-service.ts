@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { PinfoldError } from '../../core/index.ts'
 import type { PinRequest, PinRequestStatus, Registry, StorageNode } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
+import type { AddressPolicy } from '../../transfer/index.ts'
 import type { ContentReleaser } from '../files/release-content.ts'
 import { notFound } from './errors.ts'
 import { gatewayUrlToMultiaddr } from './multiaddr.ts'
@@ -35,6 +36,8 @@ export interface PinningServiceOptions {
   fetchConcurrency?: number
   /** For tests: replaces the verifying fetcher. */
   fetchDag?: FetchDagFn
+  /** Which addresses `origins` may be fetched from. */
+  addressPolicy: AddressPolicy
 }
 
 const MAX_DELEGATES = 20
@@ -75,6 +78,7 @@ export class PinningService {
       logger: options.logger,
       concurrency: options.fetchConcurrency,
       fetchDag: options.fetchDag,
+      addressPolicy: options.addressPolicy,
     })
   }
 

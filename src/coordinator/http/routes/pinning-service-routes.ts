@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { createAddressPolicy } from '../../../transfer/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { notFound, PinningService, parseListQuery, parsePin, toPinningFailure } from '../../pinning-service/index.ts'
 
@@ -24,6 +25,7 @@ export async function pinningServiceRoutes(app: FastifyInstance, components: Coo
     releaseContent,
     logger: logger.child({ component: 'coordinator:pinning-service' }),
     replication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
+    addressPolicy: createAddressPolicy({ allow: config.pinning.allowOrigins }),
   })
   app.addHook('onReady', async () => {
     service.resume().catch((err: unknown) => logger.error({ err }, 'could not resume pin requests'))
