@@ -8,7 +8,7 @@ import { createAuthenticator } from './auth/authenticator.ts'
 import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
-import { ClusterService, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
+import { ClusterService, createIngestVerifier, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { createEventHub } from './events/event-hub.ts'
@@ -87,7 +87,7 @@ export async function startCoordinator(
       reconcileIntervalSeconds: config.cluster.reconcileIntervalSeconds,
       originHas: (cid) => repo.blocks.has(CID.parse(cid)),
       defaultReplication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
-      ingestAccountEmail: config.admin.email,
+      verifyIngest: createIngestVerifier(repo),
       events,
     })
     opened.push(cluster)
