@@ -14,8 +14,12 @@ export interface OriginFetcherOptions {
   repo: Repo
   releaseContent: ContentReleaser
   logger: Logger
-  /** Fetches at once (default 4); more wait `queued`. */
+  /** Fetches at once (default 4); more wait `queued`, taken round-robin across accounts. */
   concurrency?: number
+  /** A fetch still running after this long fails (default 600 s). */
+  jobTimeoutMs?: number
+  /** Fetches one account may have waiting or running (default 100); see `hasRoom`. */
+  maxJobsPerAccount?: number
   /** Reasons of failed fetches kept for `info.status_details` (default 10,000; oldest dropped). */
   maxFailures?: number
   fetchDag?: FetchDagFn
@@ -45,6 +49,12 @@ class ReleasedError extends PinfoldError {
   }
 }
 
+class DeadlineError extends PinfoldError {
+  constructor(ms: number) {
+    super('ERR_ABORTED', `the fetch did not finish within ${ms} ms`)
+  }
+}
+
 class StorageQuotaError extends PinfoldError {
   constructor(limit: number) {
     super('ERR_QUOTA_EXCEEDED', `the DAG exceeds the account's storage quota (${Math.max(0, limit)} bytes left)`, {
@@ -56,7 +66,11 @@ class StorageQuotaError extends PinfoldError {
 /**
  * Brings pinned content that the origin repo lacks into it from the pin requests'
  * `origins` (HTTP multiaddrs → trustless gateways; other multiaddrs are ignored), one job
- * per CID however many requests name it, at most `concurrency` at once.
+ * per CID however many requests name it, at most `concurrency` at once. Waiting jobs are
+ * queued per account (the account whose request created the job) and started round-robin
+ * across accounts; one account runs at most half the slots (rounded up), so however many
+ * slow origins it names, another account's request starts at once; each job has a
+ * deadline (`jobTimeoutMs`).
  *
  * Each job moves every request of its CID queued → pinning → pinned | failed in the
  * registry. The DAG is fetched with the verifying `fetchDag` and pinned in the repo inside
@@ -70,8 +84,16 @@ export class OriginFetcher {
   readonly #fetch: FetchDagFn
   readonly #concurrency: number
   readonly #maxFailures: number
+  readonly #timeoutMs: number
+  readonly #maxPerAccount: number
   readonly #jobs = new Map<string, Job>()
-  readonly #waiting: Job[] = []
+  /** Waiting jobs per account; the Map's order is the round-robin order (an account served goes last). */
+  readonly #waiting = new Map<string, Job[]>()
+  /** Jobs (waiting or running) per account. */
+  readonly #perAccount = new Map<string, number>()
+  /** Running jobs per account (at most `#maxRunningPerAccount`). */
+  readonly #runningPerAccount = new Map<string, number>()
+  readonly #maxRunningPerAccount: number
   readonly #failures = new Map<string, string>()
   readonly #running = new Set<Promise<void>>()
   #closed = false
@@ -81,6 +103,14 @@ export class OriginFetcher {
     this.#fetch = options.fetchDag ?? fetchDag
     this.#concurrency = options.concurrency ?? 4
     this.#maxFailures = options.maxFailures ?? 10_000
+    this.#timeoutMs = options.jobTimeoutMs ?? 600_000
+    this.#maxPerAccount = options.maxJobsPerAccount ?? 100
+    this.#maxRunningPerAccount = Math.ceil(this.#concurrency / 2)
+  }
+
+  /** Whether `accountId` may start another fetch (it has fewer than `maxJobsPerAccount`). */
+  hasRoom(accountId: string): boolean {
+    return (this.#perAccount.get(accountId) ?? 0) < this.#maxPerAccount
   }
 
   /** Fetches `cid` (unless a job for it exists, which then also gets these origins). */
@@ -94,7 +124,10 @@ export class OriginFetcher {
     }
     const job: Job = { cid, urls: new Set(urls), accountId, state: 'queued', controller: new AbortController() }
     this.#jobs.set(cid, job)
-    this.#waiting.push(job)
+    count(this.#perAccount, accountId, 1)
+    const queue = this.#waiting.get(accountId)
+    if (queue) queue.push(job)
+    else this.#waiting.set(accountId, [job])
     this.#pump()
   }
 
@@ -113,10 +146,12 @@ export class OriginFetcher {
     const job = this.#jobs.get(cid)
     if (job === undefined) return
     job.controller.abort(new ReleasedError())
-    const i = this.#waiting.indexOf(job)
+    const queue = this.#waiting.get(job.accountId) ?? []
+    const i = queue.indexOf(job)
     if (i >= 0) {
-      this.#waiting.splice(i, 1)
-      this.#jobs.delete(cid)
+      queue.splice(i, 1)
+      if (queue.length === 0) this.#waiting.delete(job.accountId)
+      this.#forget(job)
     }
   }
 
@@ -138,29 +173,54 @@ export class OriginFetcher {
 
   /** Resolves once no job is queued or running (tests). */
   async idle(): Promise<void> {
-    while (this.#running.size > 0 || this.#waiting.length > 0) await Promise.race(this.#running)
+    while (this.#running.size > 0 || this.#waiting.size > 0) await Promise.race(this.#running)
   }
 
   /** Aborts running jobs (their requests stay queued/pinning for `resume`) and waits for them. */
   async close(): Promise<void> {
     this.#closed = true
-    this.#waiting.length = 0
+    this.#waiting.clear()
     for (const job of this.#jobs.values()) job.controller.abort(new PinfoldError('ERR_ABORTED', 'coordinator closing'))
     await Promise.allSettled([...this.#running])
   }
 
   #pump(): void {
-    while (!this.#closed && this.#running.size < this.#concurrency && this.#waiting.length > 0) {
-      const job = this.#waiting.shift() as Job
+    while (!this.#closed && this.#running.size < this.#concurrency) {
+      const job = this.#nextJob()
+      if (job === undefined) return
+      count(this.#runningPerAccount, job.accountId, 1)
+      const deadline = setTimeout(() => job.controller.abort(new DeadlineError(this.#timeoutMs)), this.#timeoutMs)
       const run: Promise<void> = this.#run(job)
         .catch((err: unknown) => this.#options.logger.error({ err, cid: job.cid }, 'origin fetch bookkeeping failed'))
         .finally(() => {
+          clearTimeout(deadline)
+          count(this.#runningPerAccount, job.accountId, -1)
           this.#running.delete(run)
-          if (this.#jobs.get(job.cid) === job) this.#jobs.delete(job.cid)
+          this.#forget(job)
           this.#pump()
         })
       this.#running.add(run)
     }
+  }
+
+  /**
+   * The first waiting job of the next account in turn below its running limit (that
+   * account then goes to the back of the turn); undefined when none may start.
+   */
+  #nextJob(): Job | undefined {
+    for (const [accountId, queue] of this.#waiting) {
+      if ((this.#runningPerAccount.get(accountId) ?? 0) >= this.#maxRunningPerAccount) continue
+      const job = queue.shift() as Job
+      this.#waiting.delete(accountId)
+      if (queue.length > 0) this.#waiting.set(accountId, queue)
+      return job
+    }
+    return undefined
+  }
+
+  #forget(job: Job): void {
+    if (this.#jobs.get(job.cid) === job) this.#jobs.delete(job.cid)
+    count(this.#perAccount, job.accountId, -1)
   }
 
   async #run(job: Job): Promise<void> {
@@ -215,6 +275,13 @@ export class OriginFetcher {
     if (quota === null || quota === undefined) return Infinity
     return quota - (await registry.pins.bytesReferencedBy(accountId))
   }
+}
+
+/** Adds `delta` to a per-account counter, dropping it at 0. */
+function count(counts: Map<string, number>, accountId: string, delta: number): void {
+  const value = (counts.get(accountId) ?? 0) + delta
+  if (value > 0) counts.set(accountId, value)
+  else counts.delete(accountId)
 }
 
 /** The user-facing reason: specific only for what the user controls (no usable origin, quota). */

@@ -26,6 +26,9 @@ export async function pinningServiceRoutes(app: FastifyInstance, components: Coo
     logger: logger.child({ component: 'coordinator:pinning-service' }),
     replication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
     addressPolicy: createAddressPolicy({ allow: config.pinning.allowOrigins }),
+    fetchConcurrency: config.pinning.fetchConcurrency,
+    fetchTimeoutMs: config.pinning.fetchTimeoutSeconds * 1000,
+    maxQueuedPerAccount: config.pinning.maxQueuedPerAccount,
   })
   app.addHook('onReady', async () => {
     service.resume().catch((err: unknown) => logger.error({ err }, 'could not resume pin requests'))
