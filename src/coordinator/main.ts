@@ -9,7 +9,7 @@ import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import { readSecretFile } from '../cluster/index.ts'
-import { ClusterService, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
+import { ClusterService, createIngestVerifier, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { InvalidConfigError } from './config/load-config.ts'
@@ -100,7 +100,7 @@ export async function startCoordinator(
       reconcileIntervalSeconds: config.cluster.reconcileIntervalSeconds,
       originHas: (cid) => repo.blocks.has(CID.parse(cid)),
       defaultReplication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
-      ingestAccountEmail: config.admin.email,
+      verifyIngest: createIngestVerifier(repo),
       events,
     })
     opened.push(cluster)

@@ -24,6 +24,8 @@ export interface StorageNode {
   info: Record<string, unknown>
   /** Admin asked this node's pins to move elsewhere before it leaves. */
   draining: boolean
+  /** The account an admin assigned this node's drop-folder ingest to (none: it cannot ingest). */
+  ingestAccountId: string | null
 }
 
 function toNode(row: Selectable<NodesTable>): StorageNode {
@@ -41,6 +43,7 @@ function toNode(row: Selectable<NodesTable>): StorageNode {
     cursor: Number(row.cursor),
     info: parseJson(row.info, {}),
     draining: Number(row.draining) !== 0,
+    ingestAccountId: row.ingest_account_id ?? null,
   }
 }
 
@@ -79,7 +82,7 @@ export class Nodes {
       if (isUniqueViolation(err)) throw conflict(`node ${input.id} is already registered`, err)
       throw err
     }
-    return toNode({ ...row, cursor: 0, info: '{}', draining: 0 })
+    return toNode({ ...row, cursor: 0, info: '{}', draining: 0, ingest_account_id: null })
   }
 
   async get(id: string): Promise<StorageNode | undefined> {
@@ -137,6 +140,12 @@ export class Nodes {
   /** Marks (or unmarks) a node as draining. False when unknown. */
   async setDraining(id: string, draining: boolean): Promise<boolean> {
     const r = await this.#ctx.db.updateTable('nodes').set({ draining: draining ? 1 : 0 }).where('id', '=', id).executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  }
+
+  /** Assigns (or with null, withdraws) the account the node's drop-folder files go to. False when unknown. */
+  async setIngestAccount(id: string, accountId: string | null): Promise<boolean> {
+    const r = await this.#ctx.db.updateTable('nodes').set({ ingest_account_id: accountId }).where('id', '=', id).executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
   }
 

@@ -115,6 +115,8 @@ export interface NodesTable {
   info: Generated<string>
   /** Added by 0002: 1 while the node is being drained. */
   draining: Generated<number>
+  /** Added by 0004: the account the node's drop-folder files go to (admin-assigned). */
+  ingest_account_id: Generated<string | null>
 }
 
 export interface AllocationsTable {

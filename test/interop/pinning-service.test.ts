@@ -35,7 +35,8 @@ describe('IPFS Pinning Service API v1.0.0 (/pinning)', () => {
   const originStore = new MemoryBlockstore()
 
   before(async () => {
-    coordinator = await startTestCoordinator()
+    // the test origins are on loopback, which origins may reach only when allow-listed
+    coordinator = await startTestCoordinator({ PINFOLD_PINNING_ALLOW_ORIGINS: '127.0.0.1' })
     alice = await createTestAccount(coordinator, 'alice@example.com')
     bob = await createTestAccount(coordinator, 'bob@example.com')
     origin = await serveHandler(createGatewayHandler({ source: originStore }))

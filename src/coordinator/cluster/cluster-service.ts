@@ -8,7 +8,8 @@ import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
 import { type FleetTimeouts, type NodeReportInfo, nodesGracedAtStart, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
 import { CLOSE_CODES, type ControlSocket, NodeSession, type SessionHost } from './node-session.ts'
-import { type IngestedMessage, registerIngested } from './ingest.ts'
+import { type IngestedMessage, ingestPath, registerIngested } from './ingest.ts'
+import type { IngestVerifier } from './verify-ingest.ts'
 import { createSyncSessions, type SyncSessions } from './sync-sessions.ts'
 
 export interface ClusterOptions {
@@ -27,8 +28,8 @@ export interface ClusterOptions {
   originHas?: (cid: string) => Promise<boolean>
   /** Replication of pins new to the registry (`cluster.defaultReplicationMin/Max`); −1/−1 when absent. */
   defaultReplication?: { min: number; max: number }
-  /** Account drop-folder files are registered for when the node names none (the admin's email). */
-  ingestAccountEmail?: string
+  /** Fetches and verifies an ingested DAG from its node before it is registered; without it nothing is ingested. */
+  verifyIngest?: IngestVerifier
   /** Where node-reported pin status changes are published (to the CID's accounts and admins). */
   events?: EventHub
 }
@@ -45,6 +46,8 @@ export interface NodeView {
   connected: boolean
   draining: boolean
   gatewayUrl: string | null
+  /** The account this node's drop-folder files go to (admin-assigned; null: it cannot ingest). */
+  ingestAccountId: string | null
   lastSeen: number | null
   createdAt: number
   cursor: number
@@ -134,6 +137,8 @@ export class ClusterService {
   #tickChain: Promise<void> = Promise.resolve()
   readonly #syncQueue: { nodeId: string; reason: string }[] = []
   readonly #syncRunning = new Map<string, { done: () => void; timer: NodeJS.Timeout }>()
+  /** Per node: ingests verified one after another, all aborted when the node is revoked. */
+  readonly #ingests = new Map<string, { controller: AbortController; chain: Promise<void> }>()
 
   constructor(options: ClusterOptions) {
     this.#options = options
@@ -385,18 +390,52 @@ export class ClusterService {
   }
 
   /**
-   * A drop-folder file a node imported: registered at `/Library/incoming/<path>` (see
-   * ingest.ts), and the ingesting node's allocation recorded as `pinned` — it already holds
-   * the DAG, so it counts as a copy and is named as a source — then the pin is reconciled
-   * at once so further copies go to other nodes. Idempotent. Failures are logged, never
-   * thrown (the session stays open).
+   * A drop-folder file a node imported. Nothing the node claims is trusted: the file goes to
+   * the account an admin assigned to the node (a node without one, or naming another
+   * account, is refused); the DAG is fetched from the node and verified, and its size
+   * measured, before it is registered at `/Library/incoming/<path>` (see ingest.ts). Then
+   * the ingesting node's allocation is recorded as `pinned` — it holds the DAG, so it counts
+   * as a copy and is a source — and the pin is reconciled at once so further copies go to
+   * other nodes. Idempotent. Runs after the node's earlier ingests, without holding up its
+   * control channel; revoking the node aborts what has not been verified yet. Failures are
+   * logged, never thrown (the session stays open).
    */
-  async ingested(nodeId: string, message: IngestedMessage): Promise<void> {
+  ingested(nodeId: string, message: IngestedMessage): Promise<void> {
+    let queue = this.#ingests.get(nodeId)
+    if (queue === undefined) {
+      queue = { controller: new AbortController(), chain: Promise.resolve() }
+      this.#ingests.set(nodeId, queue)
+    }
+    const { signal } = queue.controller
+    queue.chain = queue.chain.then(() => this.#ingest(nodeId, message, signal))
+    return Promise.resolve()
+  }
+
+  async #ingest(nodeId: string, message: IngestedMessage, signal: AbortSignal): Promise<void> {
     const log = this.#log.child({ nodeId, path: message.path, cid: message.cid })
     try {
-      const outcome = await registerIngested(this.#registry, message, {
-        defaultAccountEmail: this.#options.ingestAccountEmail ?? 'admin@pinfold.local',
-        pin: this.#pinOptions(),
+      const node = await this.#registry.nodes.get(nodeId)
+      const verify = this.#options.verifyIngest
+      if (signal.aborted || !node || node.revoked) return
+      const accountId = node.ingestAccountId
+      const account = accountId === null ? undefined : await this.#registry.accounts.get(accountId)
+      if (accountId === null || account === undefined || verify === undefined || node.address === null) {
+        log.warn('ingest refused: no ingest account is assigned to this node (PATCH /api/v1/nodes/{id} {"ingestAccount"})')
+        return
+      }
+      if (message.account !== undefined && message.account.toLowerCase() !== account.email.toLowerCase()) {
+        log.warn({ claimed: message.account }, 'ingest refused: the node names an account other than the one assigned to it')
+        return
+      }
+      ingestPath(message) // refuse a bad path before fetching anything
+      const { token } = await issuePeerToken(this.coordinatorKey.privateKey, 'coordinator', this.#options.peerTokenTtlSeconds)
+      const source = { url: node.address, headers: { authorization: `Bearer ${token}` } }
+      const outcome = await verify(message.cid, source, {
+        signal,
+        register: ({ fileSize }) => {
+          if (fileSize !== message.size) log.warn({ claimed: message.size, measured: fileSize }, 'ingest: the node reported a wrong size')
+          return registerIngested(this.#registry, message, { accountId, size: fileSize, pin: this.#pinOptions() })
+        },
       })
       const current = await this.#registry.allocations.get(message.cid, nodeId)
       if (current?.status !== 'pinned') {
@@ -484,10 +523,18 @@ export class ClusterService {
   /** Revokes the node: refused from now on, its session closed, its pins re-allocated. */
   async revoke(id: string): Promise<NodeView> {
     if (!(await this.#registry.nodes.revoke(id))) throw new NodeNotFoundError(id)
+    this.#ingests.get(id)?.controller.abort(new PinfoldError('ERR_NODE_REVOKED', 'the node was revoked'))
+    this.#ingests.delete(id)
     const node = await this.#registry.nodes.get(id)
     if (node) this.#nodes.set(id, node)
     this.#sessions.get(id)?.close(CLOSE_CODES.revoked, 'ERR_NODE_REVOKED')
     this.#fleetChanged(`revoke ${id}`)
+    return (await this.getNode(id)) as NodeView
+  }
+
+  /** Assigns the account the node's drop-folder files go to (null: the node may not ingest). */
+  async setIngestAccount(id: string, accountId: string | null): Promise<NodeView> {
+    if (!(await this.#registry.nodes.setIngestAccount(id, accountId))) throw new NodeNotFoundError(id)
     return (await this.getNode(id)) as NodeView
   }
 
@@ -550,6 +597,7 @@ export class ClusterService {
       connected,
       draining: node.draining,
       gatewayUrl: node.address,
+      ingestAccountId: node.ingestAccountId,
       lastSeen: node.lastSeen,
       createdAt: node.createdAt,
       cursor: node.cursor,

@@ -94,6 +94,18 @@ export const CoordinatorConfigSchema = Type.Object(
       { email: Type.String({ minLength: 3, default: 'admin@pinfold.local' }) },
       { default: {} },
     ),
+    pinning: Type.Object(
+      {
+        allowOrigins: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description: 'non-public origins pin requests may be fetched from: CIDR ranges, addresses, host names, *.suffix (comma-separated in env and flags)',
+        }),
+        fetchConcurrency: Type.Integer({ minimum: 1, maximum: 256, default: 4, description: 'origin fetches at once (taken round-robin across accounts)' }),
+        fetchTimeoutSeconds: Type.Number({ minimum: 1, maximum: 86400, default: 600, description: 'an origin fetch still running after this long fails' }),
+        maxQueuedPerAccount: Type.Integer({ minimum: 1, default: 100, description: 'origin fetches one account may have waiting or running; more pin requests get 429' }),
+      },
+      { default: {} },
+    ),
     cluster: Type.Object(
       {
         secret: Type.Optional(

@@ -123,6 +123,7 @@ function coerce(path: string, raw: string): unknown {
       }
     }
   }
+  if (schema?.type === 'array') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '')
   if (schema?.type === 'boolean') return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw
   return raw
 }

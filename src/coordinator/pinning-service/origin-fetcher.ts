@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { PinfoldError } from '../../core/index.ts'
 import type { Registry } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
-import { type FetchDagOptions, type FetchDagResult, fetchDag } from '../../transfer/index.ts'
+import { type AddressPolicy, type FetchDagOptions, type FetchDagResult, fetchDag } from '../../transfer/index.ts'
 import type { ContentReleaser } from '../files/release-content.ts'
 import { multiaddrToGatewayUrl } from './multiaddr.ts'
 
@@ -14,12 +14,24 @@ export interface OriginFetcherOptions {
   repo: Repo
   releaseContent: ContentReleaser
   logger: Logger
-  /** Fetches at once (default 4); more wait `queued`. */
+  /** Fetches at once (default 4); more wait `queued`, taken round-robin across accounts. */
   concurrency?: number
+  /** A fetch still running after this long fails (default 600 s). */
+  jobTimeoutMs?: number
+  /** Fetches one account may have waiting or running (default 100); see `hasRoom`. */
+  maxJobsPerAccount?: number
   /** Reasons of failed fetches kept for `info.status_details` (default 10,000; oldest dropped). */
   maxFailures?: number
   fetchDag?: FetchDagFn
+  /** Which addresses origins may be reached at (user-chosen URLs: public ones only by default). */
+  addressPolicy: AddressPolicy
 }
+
+/**
+ * What a user is told when origins failed: never the port, address or HTTP status behind
+ * it, so `status_details` cannot be used to scan what the coordinator can reach.
+ */
+const ORIGINS_FAILED = 'origin unreachable or refused'
 
 export type FetchState = 'queued' | 'pinning'
 
@@ -37,6 +49,12 @@ class ReleasedError extends PinfoldError {
   }
 }
 
+class DeadlineError extends PinfoldError {
+  constructor(ms: number) {
+    super('ERR_ABORTED', `the fetch did not finish within ${ms} ms`)
+  }
+}
+
 class StorageQuotaError extends PinfoldError {
   constructor(limit: number) {
     super('ERR_QUOTA_EXCEEDED', `the DAG exceeds the account's storage quota (${Math.max(0, limit)} bytes left)`, {
@@ -48,7 +66,11 @@ class StorageQuotaError extends PinfoldError {
 /**
  * Brings pinned content that the origin repo lacks into it from the pin requests'
  * `origins` (HTTP multiaddrs → trustless gateways; other multiaddrs are ignored), one job
- * per CID however many requests name it, at most `concurrency` at once.
+ * per CID however many requests name it, at most `concurrency` at once. Waiting jobs are
+ * queued per account (the account whose request created the job) and started round-robin
+ * across accounts; one account runs at most half the slots (rounded up), so however many
+ * slow origins it names, another account's request starts at once; each job has a
+ * deadline (`jobTimeoutMs`).
  *
  * Each job moves every request of its CID queued → pinning → pinned | failed in the
  * registry. The DAG is fetched with the verifying `fetchDag` and pinned in the repo inside
@@ -62,8 +84,16 @@ export class OriginFetcher {
   readonly #fetch: FetchDagFn
   readonly #concurrency: number
   readonly #maxFailures: number
+  readonly #timeoutMs: number
+  readonly #maxPerAccount: number
   readonly #jobs = new Map<string, Job>()
-  readonly #waiting: Job[] = []
+  /** Waiting jobs per account; the Map's order is the round-robin order (an account served goes last). */
+  readonly #waiting = new Map<string, Job[]>()
+  /** Jobs (waiting or running) per account. */
+  readonly #perAccount = new Map<string, number>()
+  /** Running jobs per account (at most `#maxRunningPerAccount`). */
+  readonly #runningPerAccount = new Map<string, number>()
+  readonly #maxRunningPerAccount: number
   readonly #failures = new Map<string, string>()
   readonly #running = new Set<Promise<void>>()
   #closed = false
@@ -73,6 +103,14 @@ export class OriginFetcher {
     this.#fetch = options.fetchDag ?? fetchDag
     this.#concurrency = options.concurrency ?? 4
     this.#maxFailures = options.maxFailures ?? 10_000
+    this.#timeoutMs = options.jobTimeoutMs ?? 600_000
+    this.#maxPerAccount = options.maxJobsPerAccount ?? 100
+    this.#maxRunningPerAccount = Math.ceil(this.#concurrency / 2)
+  }
+
+  /** Whether `accountId` may start another fetch (it has fewer than `maxJobsPerAccount`). */
+  hasRoom(accountId: string): boolean {
+    return (this.#perAccount.get(accountId) ?? 0) < this.#maxPerAccount
   }
 
   /** Fetches `cid` (unless a job for it exists, which then also gets these origins). */
@@ -86,7 +124,10 @@ export class OriginFetcher {
     }
     const job: Job = { cid, urls: new Set(urls), accountId, state: 'queued', controller: new AbortController() }
     this.#jobs.set(cid, job)
-    this.#waiting.push(job)
+    count(this.#perAccount, accountId, 1)
+    const queue = this.#waiting.get(accountId)
+    if (queue) queue.push(job)
+    else this.#waiting.set(accountId, [job])
     this.#pump()
   }
 
@@ -105,10 +146,12 @@ export class OriginFetcher {
     const job = this.#jobs.get(cid)
     if (job === undefined) return
     job.controller.abort(new ReleasedError())
-    const i = this.#waiting.indexOf(job)
+    const queue = this.#waiting.get(job.accountId) ?? []
+    const i = queue.indexOf(job)
     if (i >= 0) {
-      this.#waiting.splice(i, 1)
-      this.#jobs.delete(cid)
+      queue.splice(i, 1)
+      if (queue.length === 0) this.#waiting.delete(job.accountId)
+      this.#forget(job)
     }
   }
 
@@ -130,29 +173,54 @@ export class OriginFetcher {
 
   /** Resolves once no job is queued or running (tests). */
   async idle(): Promise<void> {
-    while (this.#running.size > 0 || this.#waiting.length > 0) await Promise.race(this.#running)
+    while (this.#running.size > 0 || this.#waiting.size > 0) await Promise.race(this.#running)
   }
 
   /** Aborts running jobs (their requests stay queued/pinning for `resume`) and waits for them. */
   async close(): Promise<void> {
     this.#closed = true
-    this.#waiting.length = 0
+    this.#waiting.clear()
     for (const job of this.#jobs.values()) job.controller.abort(new PinfoldError('ERR_ABORTED', 'coordinator closing'))
     await Promise.allSettled([...this.#running])
   }
 
   #pump(): void {
-    while (!this.#closed && this.#running.size < this.#concurrency && this.#waiting.length > 0) {
-      const job = this.#waiting.shift() as Job
+    while (!this.#closed && this.#running.size < this.#concurrency) {
+      const job = this.#nextJob()
+      if (job === undefined) return
+      count(this.#runningPerAccount, job.accountId, 1)
+      const deadline = setTimeout(() => job.controller.abort(new DeadlineError(this.#timeoutMs)), this.#timeoutMs)
       const run: Promise<void> = this.#run(job)
         .catch((err: unknown) => this.#options.logger.error({ err, cid: job.cid }, 'origin fetch bookkeeping failed'))
         .finally(() => {
+          clearTimeout(deadline)
+          count(this.#runningPerAccount, job.accountId, -1)
           this.#running.delete(run)
-          if (this.#jobs.get(job.cid) === job) this.#jobs.delete(job.cid)
+          this.#forget(job)
           this.#pump()
         })
       this.#running.add(run)
     }
+  }
+
+  /**
+   * The first waiting job of the next account in turn below its running limit (that
+   * account then goes to the back of the turn); undefined when none may start.
+   */
+  #nextJob(): Job | undefined {
+    for (const [accountId, queue] of this.#waiting) {
+      if ((this.#runningPerAccount.get(accountId) ?? 0) >= this.#maxRunningPerAccount) continue
+      const job = queue.shift() as Job
+      this.#waiting.delete(accountId)
+      if (queue.length > 0) this.#waiting.set(accountId, queue)
+      return job
+    }
+    return undefined
+  }
+
+  #forget(job: Job): void {
+    if (this.#jobs.get(job.cid) === job) this.#jobs.delete(job.cid)
+    count(this.#perAccount, job.accountId, -1)
   }
 
   async #run(job: Job): Promise<void> {
@@ -167,6 +235,7 @@ export class OriginFetcher {
       const result = await repo.runAdd(async () => {
         const fetched = await this.#fetch(root, repo.blocks, {
           sources: [...job.urls].map((url) => ({ url })),
+          addressPolicy: this.#options.addressPolicy,
           signal,
           onProgress: (event) => {
             if (event.type === 'fetch:scan') present = event.detail.presentBytes
@@ -196,7 +265,7 @@ export class OriginFetcher {
       this.#failures.set(job.cid, details)
       if (this.#failures.size > this.#maxFailures) this.#failures.delete(this.#failures.keys().next().value as string)
       await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning'], 'failed')
-      logger.info({ cid: job.cid, reason: details }, 'pin request failed: content not fetched')
+      logger.info({ cid: job.cid, err: reason }, 'pin request failed: content not fetched')
     }
   }
 
@@ -208,8 +277,16 @@ export class OriginFetcher {
   }
 }
 
+/** Adds `delta` to a per-account counter, dropping it at 0. */
+function count(counts: Map<string, number>, accountId: string, delta: number): void {
+  const value = (counts.get(accountId) ?? 0) + delta
+  if (value > 0) counts.set(accountId, value)
+  else counts.delete(accountId)
+}
+
+/** The user-facing reason: specific only for what the user controls (no usable origin, quota). */
 function describe(error: unknown, job: Job): string {
   if (job.urls.size === 0) return 'the content is not on this service and no origin is an HTTP trustless gateway (e.g. /ip4/1.2.3.4/tcp/8080/http)'
-  if (error instanceof PinfoldError) return `${error.code}: ${error.message}`.slice(0, 1000)
-  return 'could not fetch the content from its origins'
+  if (error instanceof StorageQuotaError) return `${error.code}: ${error.message}`
+  return ORIGINS_FAILED
 }

@@ -3,8 +3,9 @@ import type { Logger } from 'pino'
 import { PinfoldError } from '../../core/index.ts'
 import type { PinRequest, PinRequestStatus, Registry, StorageNode } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
+import type { AddressPolicy } from '../../transfer/index.ts'
 import type { ContentReleaser } from '../files/release-content.ts'
-import { notFound } from './errors.ts'
+import { notFound, PinningApiError } from './errors.ts'
 import { gatewayUrlToMultiaddr } from './multiaddr.ts'
 import { type FetchDagFn, OriginFetcher } from './origin-fetcher.ts'
 import { formatRfc3339, type ListQuery, type PinInput } from './requests.ts'
@@ -33,8 +34,14 @@ export interface PinningServiceOptions {
   replication?: { min: number; max: number }
   /** Concurrent origin fetches (default 4). */
   fetchConcurrency?: number
+  /** Deadline of one origin fetch (default 600 s). */
+  fetchTimeoutMs?: number
+  /** Origin fetches one account may have waiting or running (default 100); more are answered 429. */
+  maxQueuedPerAccount?: number
   /** For tests: replaces the verifying fetcher. */
   fetchDag?: FetchDagFn
+  /** Which addresses `origins` may be fetched from. */
+  addressPolicy: AddressPolicy
 }
 
 const MAX_DELEGATES = 20
@@ -74,12 +81,16 @@ export class PinningService {
       releaseContent: options.releaseContent,
       logger: options.logger,
       concurrency: options.fetchConcurrency,
+      jobTimeoutMs: options.fetchTimeoutMs,
+      maxJobsPerAccount: options.maxQueuedPerAccount,
       fetchDag: options.fetchDag,
+      addressPolicy: options.addressPolicy,
     })
   }
 
   /** `POST /pins`: a new request (new requestid even for a CID already requested). */
   async add(accountId: string, pin: PinInput, selfUrl: string): Promise<PinStatusBody> {
+    this.#checkQueue(accountId)
     await this.#checkQuota(accountId, pin.cid)
     const request = await this.#options.registry.pinRequests.create(accountId, toInput(pin, this.#options.replication))
     const status = await this.#start(request)
@@ -127,6 +138,7 @@ export class PinningService {
   async replace(accountId: string, requestid: string, pin: PinInput, selfUrl: string): Promise<PinStatusBody> {
     const { registry } = this.#options
     if ((await registry.pinRequests.get(accountId, requestid)) === undefined) throw notFound(`no pin request ${requestid}`)
+    this.#checkQueue(accountId)
     await this.#checkQuota(accountId, pin.cid)
     const replaced = await registry.pinRequests.replace(accountId, requestid, toInput(pin, this.#options.replication))
     if (replaced === undefined) throw notFound(`no pin request ${requestid}`)
@@ -232,6 +244,12 @@ export class PinningService {
   async #release(cid: string): Promise<void> {
     this.fetcher.cancel(cid)
     await this.#options.releaseContent.release([cid])
+  }
+
+  /** Refuses a request while the account's origin fetches fill its share of the queue. */
+  #checkQueue(accountId: string): void {
+    if (!this.fetcher.hasRoom(accountId))
+      throw new PinningApiError(429, 'RATE_LIMITED', 'too many pin requests of this account are waiting for their origins; retry once some finish')
   }
 
   async #checkQuota(accountId: string, cid: string): Promise<void> {

@@ -15,6 +15,7 @@ import {
   type ProgressOptions,
   verifyBlock,
 } from '../../core/index.ts'
+import type { AddressPolicy } from './address-policy.ts'
 import { type BandwidthLimiter, createBandwidthLimiter } from './bandwidth.ts'
 import { FetchFailedError, type SourceFailure, SourceFailedError, UnexpectedBlockError } from './errors.ts'
 import { bodyChunks, httpGet } from './http-get.ts'
@@ -56,6 +57,11 @@ export interface FetchDagOptions extends ProgressOptions<FetchProgressEvent> {
   maxBlockBytes?: number
   /** A source silent this long mid-request fails (default 30 s). */
   idleTimeoutMs?: number
+  /**
+   * Sources chosen by users (not by the cluster) are reached only at addresses this
+   * policy allows, checked on the address connected to and on every redirect hop.
+   */
+  addressPolicy?: AddressPolicy
 }
 
 export interface FetchDagResult {
@@ -137,6 +143,7 @@ export async function fetchDag(
     maxBlockBytes,
     idleTimeoutMs,
     limiter,
+    addressPolicy: options.addressPolicy,
     onProgress: options.onProgress,
   })
   return run.run(options.signal)
@@ -159,6 +166,7 @@ interface RunSettings {
   maxBlockBytes: number
   idleTimeoutMs: number
   limiter: BandwidthLimiter | undefined
+  addressPolicy: AddressPolicy | undefined
   onProgress: ((event: FetchProgressEvent) => void) | undefined
 }
 
@@ -530,7 +538,9 @@ class DagFetch {
         idle.arm()
         let response: IncomingMessage
         try {
-          response = await httpGet(url, { ...source.headers, Accept: accept }, signal)
+          response = await httpGet(url, { ...source.headers, Accept: accept }, signal, {
+            addressPolicy: this.#settings.addressPolicy,
+          })
         } catch (err) {
           throw new SourceFailedError(`request to ${url} failed: ${describe(err)}`, err)
         } finally {

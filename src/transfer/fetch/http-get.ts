@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import type { AddressPolicy } from './address-policy.ts'
 
 /**
  * Keep-alive agents shared by every fetch of the process (idle sockets are unref'd, so they
@@ -8,6 +9,11 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 const agents = {
   http: new HttpAgent({ keepAlive: true, timeout: 60_000 }),
   https: new HttpsAgent({ keepAlive: true, timeout: 60_000 }),
+}
+
+export interface HttpGetOptions {
+  /** Every connection, on every redirect hop, goes only to addresses this policy allows. */
+  addressPolicy?: AddressPolicy
 }
 
 const MAX_REDIRECTS = 5
@@ -24,11 +30,17 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
  * - A request that fails with ECONNRESET before any response on a reused idle socket (the
  *   server closed it as we picked it) is retried once on a fresh one.
  */
-export async function httpGet(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+export async function httpGet(
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  options: HttpGetOptions = {},
+): Promise<IncomingMessage> {
   let target = new URL(url)
   let sent = headers
   for (let hop = 0; ; hop++) {
-    const response = await getOnce(target, sent, signal)
+    options.addressPolicy?.checkHost(target.hostname)
+    const response = await getOnce(target, sent, signal, options.addressPolicy?.agents ?? agents)
     const location = response.headers.location
     if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined || hop >= MAX_REDIRECTS) return response
     response.resume()
@@ -38,11 +50,17 @@ export async function httpGet(url: string, headers: Record<string, string>, sign
   }
 }
 
-function getOnce(url: URL, headers: Record<string, string>, signal: AbortSignal, retried = false): Promise<IncomingMessage> {
+function getOnce(
+  url: URL,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+  pool: { http: HttpAgent; https: HttpsAgent },
+  retried = false,
+): Promise<IncomingMessage> {
   const https = url.protocol === 'https:'
   if (!https && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${url.protocol}`))
   return new Promise<IncomingMessage>((resolve, reject) => {
-    const options = { headers, signal, agent: https ? agents.https : agents.http }
+    const options = { headers, signal, agent: https ? pool.https : pool.http }
     const req = https ? httpsRequest(url, options) : httpRequest(url, options)
     let settled = false
     req.once('response', (response) => {
@@ -54,7 +72,7 @@ function getOnce(url: URL, headers: Record<string, string>, signal: AbortSignal,
       if (settled) return
       settled = true
       if (!retried && req.reusedSocket && err.code === 'ECONNRESET' && !signal.aborted) {
-        resolve(getOnce(url, headers, signal, true))
+        resolve(getOnce(url, headers, signal, pool, true))
         return
       }
       reject(err)

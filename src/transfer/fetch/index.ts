@@ -2,6 +2,8 @@
  * The verifying, resumable DAG fetcher a storage node replicates with: CARs from IPFS
  * trustless gateways, every block checked against its CID and its parent's link.
  */
+export type { AddressPolicy, AddressPolicyOptions } from './address-policy.ts'
+export { AddressRefusedError, createAddressPolicy } from './address-policy.ts'
 export type { BandwidthLimiter, BandwidthLimiterOptions } from './bandwidth.ts'
 export { createBandwidthLimiter } from './bandwidth.ts'
 export type { SourceFailure } from './errors.ts'

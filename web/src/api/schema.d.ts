@@ -3261,6 +3261,8 @@ export interface paths {
                                 connected: boolean;
                                 draining: boolean;
                                 gatewayUrl: string | null;
+                                /** @description account the node’s drop-folder files go to; null: the node may not ingest */
+                                ingestAccountId: string | null;
                                 lastSeen: string | null;
                                 createdAt: string | null;
                                 cursor: number;
@@ -3336,6 +3338,8 @@ export interface paths {
                             connected: boolean;
                             draining: boolean;
                             gatewayUrl: string | null;
+                            /** @description account the node’s drop-folder files go to; null: the node may not ingest */
+                            ingestAccountId: string | null;
                             lastSeen: string | null;
                             createdAt: string | null;
                             cursor: number;
@@ -3411,6 +3415,8 @@ export interface paths {
                             connected: boolean;
                             draining: boolean;
                             gatewayUrl: string | null;
+                            /** @description account the node’s drop-folder files go to; null: the node may not ingest */
+                            ingestAccountId: string | null;
                             lastSeen: string | null;
                             createdAt: string | null;
                             cursor: number;
@@ -3452,7 +3458,88 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        patch?: never;
+        /** Assign the account a node’s drop-folder files go to (admin; null: the node may not ingest) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description account email */
+                        ingestAccount: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            name: string;
+                            tags: {
+                                [key: string]: string;
+                            };
+                            /** @enum {unknown} */
+                            status: "online" | "down" | "offline" | "revoked";
+                            /**
+                             * @description allocator view: up, down (copies still count) or gone (copies re-allocated)
+                             * @enum {unknown}
+                             */
+                            state: "up" | "down" | "gone";
+                            connected: boolean;
+                            draining: boolean;
+                            gatewayUrl: string | null;
+                            /** @description account the node’s drop-folder files go to; null: the node may not ingest */
+                            ingestAccountId: string | null;
+                            lastSeen: string | null;
+                            createdAt: string | null;
+                            cursor: number;
+                            capacity: {
+                                totalBytes: number;
+                                usedBytes: number;
+                                availableBytes: number;
+                                weightedAvailableBytes: number;
+                            };
+                            storage: {
+                                id: string;
+                                weight: number;
+                                maxSize: number;
+                                used: number;
+                                available: number;
+                            }[];
+                            pins: number;
+                            queued: number;
+                            failed: number;
+                            version: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/api/v1/nodes/{id}/drain": {
@@ -3498,6 +3585,8 @@ export interface paths {
                             connected: boolean;
                             draining: boolean;
                             gatewayUrl: string | null;
+                            /** @description account the node’s drop-folder files go to; null: the node may not ingest */
+                            ingestAccountId: string | null;
                             lastSeen: string | null;
                             createdAt: string | null;
                             cursor: number;

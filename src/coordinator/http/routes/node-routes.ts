@@ -25,6 +25,7 @@ const NodeViewSchema = Type.Object({
   connected: Type.Boolean(),
   draining: Type.Boolean(),
   gatewayUrl: Type.Union([Type.String(), Type.Null()]),
+  ingestAccountId: Type.Union([Type.String(), Type.Null()], { description: 'account the node’s drop-folder files go to; null: the node may not ingest' }),
   lastSeen: NullableTimestamp,
   createdAt: NullableTimestamp,
   cursor: Type.Number(),
@@ -77,7 +78,7 @@ const SyncRequested = Type.Object({ requested: Type.Number({ description: 'how m
  * The cluster's HTTP surface:
  * - `GET /api/v1/nodes/connect` — the storage nodes' control channel (WebSocket; the
  *   handshake in src/cluster/control-messages.ts is its authentication);
- * - admin: `GET /api/v1/nodes[/{id}]`, `POST /api/v1/nodes/{id}/drain`, `DELETE
+ * - admin: `GET /api/v1/nodes[/{id}]`, `PATCH /api/v1/nodes/{id}` (ingest account), `POST /api/v1/nodes/{id}/drain`, `DELETE
  *   /api/v1/nodes/{id}` (revoke), `POST /api/v1/nodes/{id}/sync`, `POST /api/v1/sync`,
  *   `GET /api/v1/pins?status=under-replicated`;
  * - `GET /api/v1/pins/{cid}/status` — every allocated node's status (account-scoped).
@@ -110,6 +111,30 @@ export async function nodeRoutes(app: FastifyInstance, components: CoordinatorCo
     if (!node) throw new PinfoldError('ERR_NOT_FOUND', `no storage node ${id}`, { userError: true })
     return present(node)
   })
+
+  app.patch(
+    '/api/v1/nodes/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Assign the account a node’s drop-folder files go to (admin; null: the node may not ingest)',
+        params: IdParams,
+        body: Type.Object({ ingestAccount: Type.Union([Type.String({ minLength: 3, maxLength: 320 }), Type.Null()], { description: 'account email' }) }, { additionalProperties: false }),
+        response: { 200: NodeViewSchema, 404: ErrorResponse },
+      },
+    },
+    async (request) => {
+      await admin(request)
+      const { ingestAccount } = request.body as { ingestAccount: string | null }
+      let accountId: string | null = null
+      if (ingestAccount !== null) {
+        const account = await registry.accounts.getByEmail(ingestAccount)
+        if (!account) throw new PinfoldError('ERR_NOT_FOUND', `no account ${ingestAccount}`, { userError: true })
+        accountId = account.id
+      }
+      return present(await cluster.setIngestAccount((request.params as { id: string }).id, accountId))
+    },
+  )
 
   app.post(
     '/api/v1/nodes/:id/drain',

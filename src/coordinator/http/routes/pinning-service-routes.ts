@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { createAddressPolicy } from '../../../transfer/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { notFound, PinningService, parseListQuery, parsePin, toPinningFailure } from '../../pinning-service/index.ts'
 
@@ -24,6 +25,10 @@ export async function pinningServiceRoutes(app: FastifyInstance, components: Coo
     releaseContent,
     logger: logger.child({ component: 'coordinator:pinning-service' }),
     replication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
+    addressPolicy: createAddressPolicy({ allow: config.pinning.allowOrigins }),
+    fetchConcurrency: config.pinning.fetchConcurrency,
+    fetchTimeoutMs: config.pinning.fetchTimeoutSeconds * 1000,
+    maxQueuedPerAccount: config.pinning.maxQueuedPerAccount,
   })
   app.addHook('onReady', async () => {
     service.resume().catch((err: unknown) => logger.error({ err }, 'could not resume pin requests'))
