@@ -3905,7 +3905,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description <publicUrl or request origin>/ipfs/<cid>[/path]?share=<token> */
+                            /** @description <gateway.publicUrl, else publicUrl, else the listen URL>/ipfs/<cid>[/path]?share=<token> */
                             url: string;
                             /** @description the share token alone (the `share` query parameter) */
                             token: string;
