@@ -180,6 +180,16 @@ export const IngestedMessage = Type.Object({
   account: Type.Optional(Type.String({ maxLength: 320 })),
 })
 
+/**
+ * Coordinator → node: these nodes are revoked; refuse their peer tokens from now on
+ * (they are otherwise valid until they expire). Sent to every connected node at each
+ * revocation, and after `welcome` with every revoked node (so a node that was away learns too).
+ */
+export const RevokedPeersMessage = Type.Object({
+  type: Type.Literal('revoked-peers'),
+  nodeIds: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 100_000 }),
+})
+
 const NodeToCoordinator = [
   JoinMessage,
   AckMessage,
@@ -200,6 +210,7 @@ const CoordinatorToNode = [
   SyncMessage,
   SourcesMessage,
   StatusAckMessage,
+  RevokedPeersMessage,
 ]
 
 export type NodeMessage = Static<(typeof NodeToCoordinator)[number]>

@@ -81,8 +81,15 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     closers.push(() => state.close())
 
     let coordinatorKey: Uint8Array | undefined = decodeKey(state.getMeta(COORDINATOR_KEY))
+    /** Peers the coordinator revoked (pushed over the control channel): their tokens are refused. */
+    const revokedPeers = new Set<string>()
     const gateway: ServedHandler = await serveHandler(
-      createNodeGateway({ source: repo.blocks, coordinatorKey: () => coordinatorKey, access: config.gatewayAccess }),
+      createNodeGateway({
+        source: repo.blocks,
+        coordinatorKey: () => coordinatorKey,
+        isRevoked: (subject) => revokedPeers.has(subject),
+        access: config.gatewayAccess,
+      }),
       { host: config.listen.host, port: config.listen.port },
     )
     closers.push(() => gateway.close({ drainMs: config.drainMs }))
@@ -188,6 +195,9 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
             version: NODE_VERSION,
             gatewayUrl,
           }
+        },
+        onRevokedPeers(nodeIds) {
+          for (const id of nodeIds) revokedPeers.add(id)
         },
         onWelcome(welcome) {
           const key = Buffer.from(welcome.coordinatorKey, 'base64')

@@ -7,6 +7,8 @@ export interface NodeGatewayOptions {
   source: BlockSource
   /** The coordinator's Ed25519 key learned at welcome; until then every request is refused. */
   coordinatorKey(): Uint8Array | undefined
+  /** Whether a peer token's subject was revoked (pushed by the coordinator); such tokens are refused. */
+  isRevoked?(subject: string): boolean
   /** `peer` (default): cluster peers and share links only; `public`: anyone. */
   access?: 'peer' | 'public'
 }
@@ -33,7 +35,8 @@ export function createNodeGateway(options: NodeGatewayOptions): GatewayHandler {
       }
       const header = request.headers.get('authorization') ?? ''
       const match = /^Bearer\s+(\S+)$/i.exec(header)
-      if (key === undefined || match?.[1] === undefined || (await verifyPeerToken(key, match[1])) === undefined) {
+      const subject = key === undefined || match?.[1] === undefined ? undefined : await verifyPeerToken(key, match[1])
+      if (subject === undefined || options.isRevoked?.(subject) === true) {
         return jsonError(401, 'ERR_UNAUTHORIZED', 'a valid peer token is required', { 'WWW-Authenticate': 'Bearer realm="pinfold-peer"' })
       }
       return undefined

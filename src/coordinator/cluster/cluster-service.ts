@@ -223,7 +223,10 @@ export class ClusterService {
       logger: this.#log,
       issuePeerToken: (nodeId) => issuePeerToken(this.coordinatorKey.privateKey, nodeId, this.#options.peerTokenTtlSeconds),
       admitted: (session, join) => this.#admitted(session, join),
-      welcomed: (session) => this.#enqueueSync(session.nodeId as string, 'connect'),
+      welcomed: (session) => {
+        void this.#sendRevokedPeers(session)
+        this.#enqueueSync(session.nodeId as string, 'connect')
+      },
       ended: (session) => this.#ended(session),
       report: (session, report) => this.#report(session, report),
       status: (session, message) => this.#status(session.nodeId as string, message.updates),
@@ -271,6 +274,16 @@ export class ClusterService {
     const node = await nodes.get(join.nodeId)
     if (node) this.#nodes.set(node.id, node)
     this.#wantFullPass(known ? 'node back' : 'node joined')
+  }
+
+  /** Tells a freshly welcomed node every revoked node, whose tokens may still be unexpired. */
+  async #sendRevokedPeers(session: NodeSession): Promise<void> {
+    try {
+      const nodeIds = (await this.#registry.nodes.list()).filter((n) => n.revoked).map((n) => n.id)
+      if (nodeIds.length > 0) session.send({ type: 'revoked-peers', nodeIds })
+    } catch (error) {
+      this.#log.warn({ err: error, nodeId: session.nodeId }, 'could not send the revoked nodes')
+    }
   }
 
   #ended(session: NodeSession): void {
@@ -528,6 +541,8 @@ export class ClusterService {
     const node = await this.#registry.nodes.get(id)
     if (node) this.#nodes.set(id, node)
     this.#sessions.get(id)?.close(CLOSE_CODES.revoked, 'ERR_NODE_REVOKED')
+    // its peer token stays valid until it expires: every other node refuses it from now on
+    for (const session of this.#sessions.values()) session.send({ type: 'revoked-peers', nodeIds: [id] })
     this.#fleetChanged(`revoke ${id}`)
     return (await this.getNode(id)) as NodeView
   }

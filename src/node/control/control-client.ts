@@ -36,6 +36,8 @@ export interface ControlHandlers {
   report?(): Promise<Omit<Extract<NodeMessage, { type: 'report' }>, 'type'>>
   /** A session was welcomed (after the first report is queued). */
   onWelcome?(welcome: Of<'welcome'>): void
+  /** Nodes the coordinator revoked: their peer tokens must be refused from now on. */
+  onRevokedPeers?(nodeIds: string[]): void
   /** The session ended (any reason). */
   onDisconnect?(): void
 }
@@ -370,6 +372,9 @@ export class ControlClient {
         return
       case 'sync-request':
         handlers.onSyncRequest?.(message.reason)
+        return
+      case 'revoked-peers':
+        handlers.onRevokedPeers?.(message.nodeIds)
         return
       case 'sync':
         handlers.onSync?.(message)
