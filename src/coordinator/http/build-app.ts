@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { CoordinatorComponents } from '../components.ts'
 import { installRequestCounting } from '../usage/index.ts'
+import { installAuthenticateFirst } from './authenticate-first.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { installRequestMetrics } from './request-metrics.ts'
 import { accountRoutes } from './routes/account-routes.ts'
@@ -95,6 +96,7 @@ export async function buildCoordinatorApp(components: CoordinatorComponents): Pr
       error: { code: 'ERR_RATE_LIMITED', message: `rate limit exceeded, retry in ${Math.ceil(context.ttl / 1000)} s` },
     }),
   })
+  installAuthenticateFirst(app, components.authenticate)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
