@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict'
+import { open, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { postUpload, randomBytes, uploadForm } from '../coordinator/uploads-helpers.ts'
+import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
+import { killAll, type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
+
+const SECRET = 'bitrot-repair-secret-0123456789'
+
+/** Flips one byte in the middle of every pack file under `dir` (recursively). */
+async function flipPackBytes(dir: string): Promise<number> {
+  let flipped = 0
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.pack')) continue
+    const handle = await open(join(entry.parentPath, entry.name), 'r+')
+    try {
+      const { size } = await handle.stat()
+      const at = Math.floor(size / 2)
+      const byte = Buffer.alloc(1)
+      await handle.read(byte, 0, 1, at)
+      byte[0] = (byte[0] as number) ^ 0xff
+      await handle.write(byte, 0, 1, at)
+      flipped++
+    } finally {
+      await handle.close()
+    }
+  }
+  return flipped
+}
+
+describe('bit rot in the coordinator repo (real processes)', () => {
+  let coordinator: CoordinatorProcess
+  let node: NodeProcess
+  let token: string
+
+  before(async () => {
+    coordinator = await startCoordinatorProcess({ env: { PINFOLD_CLUSTER_SECRET: SECRET } })
+    token = await coordinator.token()
+    node = await startNodeProcess({ join: coordinator.url, secret: SECRET, args: ['--report-interval', '300ms'] })
+  })
+  after(async () => {
+    await killAll([node])
+    await coordinator?.stop()
+    await coordinator?.cleanup()
+  })
+
+  it('a read of a rotten block answers an error, never 200 with wrong bytes, and is repaired from a node at once', async () => {
+    const bytes = randomBytes(3_000_000, 11)
+    const upload = await postUpload(coordinator, token, uploadForm({ path: '/Library/rot' }, [['rot.bin', bytes]]))
+    assert.equal(upload.status, 201, JSON.stringify(upload.body))
+    const cid = upload.body.upload.entries?.[0]?.cid ?? upload.body.upload.cid
+    const read = () => fetch(`${coordinator.url}/ipfs/${cid}`, { headers: { authorization: `Bearer ${token}` } })
+    const deadline = Date.now() + 30_000
+    // the node holds a copy once its allocation is pinned
+    for (;;) {
+      const status = (await (await fetch(`${coordinator.url}/api/v1/pins/${cid}/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+        allocations?: Array<{ status: string }>
+      }
+      if (status.allocations?.some((a) => a.status === 'pinned')) break
+      assert.ok(Date.now() < deadline, `node never pinned ${cid}: ${JSON.stringify(status)}`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+    assert.ok((await flipPackBytes(join(coordinator.dataDir, 'repo'))) > 0)
+    const first = await read()
+    let wrong = false
+    try {
+      const body = new Uint8Array(await first.arrayBuffer())
+      wrong = first.status === 200 && !Buffer.from(body).equals(Buffer.from(bytes))
+    } catch {
+      // an aborted body is a clean failure
+    }
+    assert.equal(wrong, false, 'never 200 with wrong bytes')
+    const repairedBy = Date.now() + 20_000
+    for (;;) {
+      const res = await read()
+      const body = await res.arrayBuffer().then(
+        (b) => Buffer.from(b),
+        () => undefined, // aborted mid-body: still being repaired
+      )
+      if (res.status === 200 && body?.equals(Buffer.from(bytes))) break
+      assert.ok(Date.now() < repairedBy, `not repaired in time\n${coordinator.output().slice(-3000)}`)
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    }
+  })
+})
