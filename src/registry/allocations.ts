@@ -207,6 +207,22 @@ export class Allocations {
     return rows.map(toAllocation)
   }
 
+  /**
+   * Bytes promised to each node and not yet taken: Σ size of the pins allocated to it but
+   * not pinned yet (queued, pinning, failed-and-retrying). The allocator takes them off the
+   * node's reported free space, so a small node is not over-committed by queued work.
+   */
+  async promisedBytes(): Promise<Map<string, number>> {
+    const rows = await this.#ctx.db
+      .selectFrom('allocations')
+      .innerJoin('pins', 'pins.cid', 'allocations.cid')
+      .select((eb) => ['allocations.node_id as nodeId', eb.fn.sum<number | string>('pins.size').as('bytes')])
+      .where('allocations.status', 'in', ['queued', 'pinning', 'failed'])
+      .groupBy('allocations.node_id')
+      .execute()
+    return new Map(rows.map((r) => [r.nodeId, Number(r.bytes)]))
+  }
+
   /** Deletes an allocation the node reported `unpinned`. Appends no change. */
   async purge(cid: string, nodeId: string): Promise<boolean> {
     const r = await this.#ctx.db

@@ -119,4 +119,23 @@ describe('allocator', () => {
     assert.deepEqual(d.allocate, ['a'])
     assert.equal(d.underReplicated, false)
   })
+
+  it('a copy that failed maxAttempts times moves to another node with room', () => {
+    const nodes = [node('a', 10 * GB), node('b', 5 * GB), node('c', 1 * GB)]
+    const failing = { nodeId: 'a', status: 'failed' as const, attempts: 3 }
+    const moved = decideAllocations(pin(2, 2), nodes, [failing, alloc('b')])
+    assert.deepEqual(moved.allocate, ['c'], 'the replacement goes to a node without the pin')
+    assert.deepEqual(moved.deallocate, ['a'], 'the stuck copy is released once replaced')
+    const retrying = decideAllocations(pin(2, 2), nodes, [{ ...failing, attempts: 2 }, alloc('b')])
+    assert.deepEqual([retrying.allocate, retrying.deallocate], [[], []], 'below maxAttempts it keeps retrying where it is')
+    const nowhere = decideAllocations(pin(2, 2), nodes.slice(0, 2), [failing, alloc('b')])
+    assert.deepEqual([nowhere.allocate, nowhere.deallocate], [[], []], 'with no other node it stays and keeps retrying')
+  })
+
+  it('counts only pinned copies on nodes that are up as live', () => {
+    const nodes = [node('a', GB), node('b', GB, { state: 'down' }), node('c', GB), node('d', GB)]
+    const d = decideAllocations(pin(3, 3), nodes, [alloc('a'), alloc('b'), { nodeId: 'c', status: 'failed', attempts: 1 }, alloc('d', 'queued')])
+    assert.equal(d.live, 1, 'a only: b is down, c failed, d queued')
+    assert.equal(d.underReplicated, false, 'placement is complete; under-replication is judged on live copies')
+  })
 })

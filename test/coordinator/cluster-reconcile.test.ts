@@ -156,8 +156,14 @@ describe('cluster reconcile loop (in-process coordinator, scripted nodes)', () =
     )
     const listed = (await call('GET', '/api/v1/pins?status=under-replicated')).body.pins.find((p: { cid: string }) => p.cid === big)
     assert.equal(listed.wanted, 2)
-    assert.equal(listed.copies, 1, 'only one node has room for 95 GiB')
+    assert.equal(listed.copies, 0, 'a queued copy is no copy yet')
     assert.match(listed.reason, /lack room/)
+    const placed = Object.keys(await statuses(big))
+    assert.equal(placed.length, 1, 'only one node has room for 95 GiB')
+    nodes.find((n) => n.identity.id === placed[0])?.pinned(big)
+    await until('one live copy counted', async () =>
+      (await call('GET', '/api/v1/pins?status=under-replicated')).body.pins.some((p: { cid: string; copies: number }) => p.cid === big && p.copies === 1),
+    )
   })
 
   it('drain: a replacement first, the drained copy unpinned once the replacement is pinned', async () => {

@@ -500,6 +500,21 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       await rejectsCode(reg.usage.series(a, base, base + hour, 0), 'ERR_INVALID_ARGUMENT')
     })
 
+    it('promisedBytes sums the sizes of pins allocated but not pinned yet, per node; node attempts are kept as reported', async () => {
+      const node = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk', name: 'promised' })
+      const [queued, failed, pinned, unpinning] = [await randomCid(), await randomCid(), await randomCid(), await randomCid()]
+      for (const [cid, size] of [[queued, 1000], [failed, 200], [pinned, 30], [unpinning, 4]] as const) {
+        await reg.pins.ensure(cid, { size })
+        await reg.allocations.allocate(cid, node.id)
+      }
+      await reg.allocations.setStatus(failed, node.id, 'failed', 'ERR_STORAGE_FULL', { attempts: 4 })
+      await reg.allocations.setStatus(failed, node.id, 'failed', 'ERR_STORAGE_FULL', { attempts: 4 })
+      assert.equal((await reg.allocations.get(failed, node.id))?.attempts, 4, 'a resent report changes nothing')
+      await reg.allocations.setStatus(pinned, node.id, 'pinned')
+      await reg.allocations.deallocate(unpinning, node.id)
+      assert.equal((await reg.allocations.promisedBytes()).get(node.id), 1200, 'queued + failed, not pinned or unpinning')
+    })
+
     it('allocation changes get increasing seq and changesSince returns them in order', async () => {
       const node = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk', name: 'n', tags: { region: 'eu' } })
       const other = await reg.nodes.register({ id: `node-${randomUUID()}`, publicKey: 'pk2', name: 'm' })

@@ -6,13 +6,17 @@
  * Rules (see docs/architecture.md):
  * - `min`/`max` −1 mean every usable node; otherwise the goal is `max` copies (at least `min`).
  * - Existing allocations on nodes that still count are kept ("healthy": queued, pinning,
- *   pinned or failed-and-retrying on a node that is up or only briefly down).
+ *   pinned or failed-and-retrying on a node that is up or only briefly down). A copy that
+ *   failed `maxAttempts` times is stuck: it moves to another node with room (its allocation
+ *   is released once a replacement is allocated); without one it stays and keeps retrying.
  * - New copies go to usable nodes (up, not draining, not revoked) with room for the pin
  *   (available ≥ size), preferring a failure-domain tag value not yet used by the pin, then
  *   the most available space × weight.
  * - Copies above `max` are trimmed, keeping pinned copies first.
  * - A draining node's copy is released once the copies elsewhere are pinned.
- * - When fewer than `min` copies can exist, the pin is reported under-replicated.
+ * - When fewer than `min` copies can exist, the pin is reported under-replicated; `live`
+ *   counts the copies that exist now (pinned on a node that is up), which is what the
+ *   under-replicated report and gauge count.
  */
 
 /** How the coordinator currently sees a node. */
@@ -47,6 +51,8 @@ export type AllocatorAllocationStatus = 'queued' | 'pinning' | 'pinned' | 'faile
 export interface AllocatorAllocation {
   nodeId: string
   status: AllocatorAllocationStatus
+  /** Failed attempts the node reported (0 when unknown). */
+  attempts?: number
 }
 
 export interface AllocationDecision {
@@ -56,6 +62,8 @@ export interface AllocationDecision {
   deallocate: string[]
   /** Copies that count after the decision (excluding ones being drained away). */
   copies: number
+  /** Copies pinned on nodes that are up now. */
+  live: number
   /** Copies wanted at least (min, or every usable node for −1). */
   wanted: number
   /** Fewer than `wanted` copies are possible: reported, not silently dropped. */
@@ -67,7 +75,11 @@ export interface AllocationDecision {
 export interface AllocatorOptions {
   /** Tag whose values are failure domains (e.g. `region`); copies spread across its values. */
   failureDomainTag?: string
+  /** Failed attempts after which a copy moves to another node with room. Default 3. */
+  maxAttempts?: number
 }
+
+export const DEFAULT_MAX_ATTEMPTS = 3
 
 const ACTIVE: ReadonlySet<AllocatorAllocationStatus> = new Set(['queued', 'pinning', 'pinned', 'failed'])
 const KEEP_RANK: Record<AllocatorAllocationStatus, number> = {
@@ -94,11 +106,15 @@ export function decideAllocations(
   const tagOf = (node: AllocatorNode) => (options.failureDomainTag ? (node.tags[options.failureDomainTag] ?? '') : '')
 
   const active = allocations.filter((a) => ACTIVE.has(a.status))
+  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
+  const isStuck = (a: AllocatorAllocation) => a.status === 'failed' && (a.attempts ?? 0) >= maxAttempts
   // copies that count: on nodes up or briefly down, not being drained
-  const kept = active.filter((a) => {
+  const counted = active.filter((a) => {
     const node = byId.get(a.nodeId)
     return node !== undefined && node.state !== 'gone' && !node.draining
   })
+  const stuck = counted.filter(isStuck)
+  const kept = counted.filter((a) => !isStuck(a))
   const draining = active.filter((a) => byId.get(a.nodeId)?.draining === true && byId.get(a.nodeId)?.state !== 'gone')
 
   const deallocate: string[] = []
@@ -127,7 +143,11 @@ export function decideAllocations(
     usedTags.add(tagOf(best))
     candidates = candidates.filter((n) => n !== best)
   }
-  const copies = keptIds.length + allocate.length
+  // stuck copies go once replaced; as many as the goal still lacks stay and keep retrying
+  const short = Math.max(0, goal - keptIds.length - allocate.length)
+  for (const a of stuck.slice(short)) deallocate.push(a.nodeId)
+  const copies = keptIds.length + allocate.length + Math.min(short, stuck.length)
+  const live = active.filter((a) => a.status === 'pinned' && byId.get(a.nodeId)?.state === 'up').length
 
   // a draining node's copy goes once the copies elsewhere are pinned
   if (draining.length > 0) {
@@ -138,7 +158,7 @@ export function decideAllocations(
   }
 
   const underReplicated = copies < wanted
-  const decision: AllocationDecision = { allocate, deallocate, copies, wanted, underReplicated }
+  const decision: AllocationDecision = { allocate, deallocate, copies, live, wanted, underReplicated }
   if (underReplicated) {
     decision.reason =
       usable.length === 0

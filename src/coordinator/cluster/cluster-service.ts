@@ -30,6 +30,8 @@ export interface ClusterOptions {
   defaultReplication?: { min: number; max: number }
   /** Fetches and verifies an ingested DAG from its node before it is registered; without it nothing is ingested. */
   verifyIngest?: IngestVerifier
+  /** Failed attempts after which a copy moves to another node with room (default 3). */
+  maxAttempts?: number
   /** Where node-reported pin status changes are published (to the CID's accounts and admins). */
   events?: EventHub
 }
@@ -472,7 +474,7 @@ export class ClusterService {
     const run = this.#tickChain.then(async () => {
       if (this.#closed) return
       const pin = await this.#registry.pins.get(cid)
-      if (pin) await this.#reconcilePin(pin, this.#fleetSnapshot())
+      if (pin) await this.#reconcilePin(pin, await this.#fleetSnapshot())
     })
     this.#tickChain = run.catch(() => undefined)
     return run
@@ -692,9 +694,15 @@ export class ClusterService {
     }
   }
 
-  #fleetSnapshot(): AllocatorNode[] {
+  /** The allocator's fleet: reported free space less what queued allocations already promised. */
+  async #fleetSnapshot(): Promise<AllocatorNode[]> {
     const now = Date.now()
-    return [...this.#nodes.values()].map((n) => toAllocatorNode(n, this.#timeouts, now, this.#graceFrom(n.id)))
+    const promised = await this.#registry.allocations.promisedBytes()
+    return [...this.#nodes.values()].map((n) => {
+      const node = toAllocatorNode(n, this.#timeouts, now, this.#graceFrom(n.id))
+      takeSpace(node, promised.get(n.id) ?? 0)
+      return node
+    })
   }
 
   #stateOf(node: StorageNode, at = Date.now()): NodeState {
@@ -712,7 +720,7 @@ export class ClusterService {
     this.#fullPassWanted = false
     this.#fullPassReasons.clear()
     this.#lastFullPass = Date.now()
-    const fleet = this.#fleetSnapshot()
+    const fleet = await this.#fleetSnapshot()
     const seen = new Set<string>()
     let changed = 0
     let after: string | undefined
@@ -731,7 +739,7 @@ export class ClusterService {
 
   /** Pins no node holds yet (new uploads, pins the previous fleet could not place). */
   async #newPinsPass(): Promise<void> {
-    const fleet = this.#fleetSnapshot()
+    const fleet = await this.#fleetSnapshot()
     if (!fleet.some((n) => n.state === 'up' && !n.draining)) {
       // nothing can be placed; still report what is waiting
       for (const pin of await this.#registry.pins.listUnallocated({ limit: PASS_PAGE })) this.#noteDecision(pin, undefined)
@@ -756,7 +764,7 @@ export class ClusterService {
       { cid: pin.cid, replicationMin: pin.replicationMin, replicationMax: pin.replicationMax, size: pin.size },
       fleet,
       allocations,
-      { failureDomainTag: this.#options.failureDomainTag },
+      { failureDomainTag: this.#options.failureDomainTag, maxAttempts: this.#options.maxAttempts },
     )
     const touched: string[] = []
     for (const nodeId of decision.allocate) {
@@ -764,11 +772,7 @@ export class ClusterService {
       touched.push(nodeId)
       // later pins of this pass see the space this one takes
       const node = fleet.find((n) => n.id === nodeId)
-      if (node) {
-        const ratio = node.available > 0 ? node.weightedAvailable / node.available : 0
-        node.available = Math.max(0, node.available - pin.size)
-        node.weightedAvailable = node.available * ratio
-      }
+      if (node) takeSpace(node, pin.size)
     }
     for (const nodeId of decision.deallocate) {
       await this.#registry.allocations.deallocate(pin.cid, nodeId)
@@ -784,9 +788,11 @@ export class ClusterService {
     return touched.length
   }
 
+  /** Under-replicated = fewer live copies (pinned on a node that is up) than wanted, whatever is planned. */
   #noteDecision(pin: Pin, decision: AllocationDecision | undefined): void {
-    const underReplicated = decision ? decision.underReplicated : true
-    if (!underReplicated) {
+    const live = decision?.live ?? 0
+    const wanted = decision?.wanted ?? Math.max(pin.replicationMin, 1)
+    if (live >= wanted) {
       this.#underReplicated.delete(pin.cid)
       return
     }
@@ -795,10 +801,18 @@ export class ClusterService {
       cid: pin.cid,
       replicationMin: pin.replicationMin,
       replicationMax: pin.replicationMax,
-      copies: decision?.copies ?? 0,
-      wanted: decision?.wanted ?? Math.max(pin.replicationMin, 1),
-      reason: decision?.reason ?? 'no usable storage node',
+      copies: live,
+      wanted,
+      reason: decision === undefined ? 'no usable storage node' : (decision.reason ?? `${live} of ${wanted} copies pinned on nodes that are up; the others are being placed or pinned`),
       since: previous?.since ?? Date.now(),
     })
   }
+}
+
+/** Takes `bytes` off a node's free space (weighted space in proportion). */
+function takeSpace(node: AllocatorNode, bytes: number): void {
+  if (bytes <= 0) return
+  const ratio = node.available > 0 ? node.weightedAvailable / node.available : 0
+  node.available = Math.max(0, node.available - bytes)
+  node.weightedAvailable = node.available * ratio
 }
