@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino'
 import { openRegistry, type Registry } from '../registry/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
 import { createAuthenticator } from './auth/authenticator.ts'
+import { createRevocationCheck } from './auth/revocation-check.ts'
 import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
@@ -55,9 +56,15 @@ export async function startCoordinator(
     opened.push(registry)
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger)
     opened.push(repo)
+    const revocations = createRevocationCheck({
+      revocations: registry.tokenRevocations,
+      cacheSeconds: config.auth.revocationCheckSeconds,
+      logger: logger.child({ component: 'coordinator:auth' }),
+    })
     const tokens = createTokenService({
       secret: await resolveTokenSecret(config.auth.tokenSecret, dataDir),
       ttlSeconds: config.auth.tokenTtlSeconds,
+      revocations,
     })
     const events = createEventHub()
     opened.push(events)
@@ -97,6 +104,7 @@ export async function startCoordinator(
       registry,
       repo,
       tokens,
+      revocations,
       authenticate: createAuthenticator(tokens),
       metrics,
       uploads,

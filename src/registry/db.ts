@@ -9,6 +9,7 @@ import { PinfoldError } from '../core/errors.ts'
 import { migration0001 } from './migrations/0001-initial.ts'
 import { migration0002 } from './migrations/0002-node-cluster-state.ts'
 import { migration0003 } from './migrations/0003-entries-newest-version.ts'
+import { migration0004 } from './migrations/0004-token-revocation.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -30,6 +31,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0001-initial': migration0001(dialect),
     '0002-node-cluster-state': migration0002(),
     '0003-entries-newest-version': migration0003(),
+    '0004-token-revocation': migration0004(),
   }
 }
 

@@ -23,6 +23,12 @@ export const CoordinatorConfigSchema = Type.Object(
         tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC secret for access tokens (generated and stored in dataDir when absent)' })),
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'requests per minute per API key or address' }),
         failedLoginDelayMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 500, description: 'pause after a failed login' }),
+        revocationCheckSeconds: Type.Number({
+          minimum: 0,
+          maximum: 60,
+          default: 2,
+          description: 'how stale the revocation state behind each token check may be: revocations reach every replica within this (0 = read it on every request)',
+        }),
       },
       { default: {} },
     ),

@@ -59,7 +59,7 @@ const UpdateAccountBody = Type.Object(
   {
     quotaStorageBytes: Type.Optional(Quota('most bytes stored')),
     quotaUploadBytes: Type.Optional(Quota('largest single upload')),
-    disabled: Type.Optional(Type.Boolean({ description: 'a disabled account cannot obtain new access tokens' })),
+    disabled: Type.Optional(Type.Boolean({ description: 'a disabled account cannot obtain access tokens; its live ones stop within seconds' })),
     role: Type.Optional(RoleSchema),
     password: Type.Optional(Password),
   },
@@ -114,7 +114,7 @@ function notFound(id: string): PinfoldError {
  * password or disable.
  */
 export function accountRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { registry, authenticate, billing, config, metrics } = components
+  const { registry, authenticate, billing, config, metrics, revocations } = components
   const created = new Counter({
     name: 'pinfold_accounts_created_total',
     help: 'accounts created through the API, by role',
@@ -169,7 +169,7 @@ export function accountRoutes(app: FastifyInstance, components: CoordinatorCompo
     {
       schema: {
         tags: ['accounts'],
-        summary: 'Change the caller’s password (the current one is required)',
+        summary: 'Change the caller’s password (the current one is required); every session then signs in again',
         body: ChangePasswordBody,
         response: { 204: Type.Null(), 403: ErrorResponse },
       },
@@ -182,6 +182,7 @@ export function accountRoutes(app: FastifyInstance, components: CoordinatorCompo
         throw new ForbiddenError('the current password is wrong')
       }
       await registry.accounts.setPassword(principal.accountId, body.password)
+      revocations.forget(principal.accountId)
       return reply.code(204).send()
     },
   )
@@ -288,6 +289,7 @@ export function accountRoutes(app: FastifyInstance, components: CoordinatorCompo
       if (body.role !== undefined) await registry.accounts.setRole(id, body.role)
       if (body.disabled !== undefined) await registry.accounts.setDisabled(id, body.disabled)
       if (body.password !== undefined) await registry.accounts.setPassword(id, body.password)
+      revocations.forget(id)
       return presentAccount(await existing(id))
     },
   )

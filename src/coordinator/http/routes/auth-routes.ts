@@ -39,7 +39,7 @@ class InvalidCredentialsError extends PinfoldError {
  * token. Failed attempts are answered only after a pause and the route has a tight rate
  * limit of its own, so guessing is slow.
  */
-export function authRoutes(app: FastifyInstance, { registry, tokens, config }: CoordinatorComponents): void {
+export function authRoutes(app: FastifyInstance, { registry, tokens, config, revocations, authenticate }: CoordinatorComponents): void {
   app.post(
     '/api/v1/auth/token',
     {
@@ -67,6 +67,25 @@ export function authRoutes(app: FastifyInstance, { registry, tokens, config }: C
         expiresAt: issued.expiresAt.toISOString(),
         expiresIn: ttlSeconds,
       }
+    },
+  )
+
+  app.post(
+    '/api/v1/auth/sign-out',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'End the session of this access token (everywhere: every token of the account)',
+        body: Type.Optional(Type.Object({ everywhere: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false })),
+        response: { 204: Type.Null(), 401: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const principal = await authenticate.principal(request)
+      const body = request.body as { everywhere?: boolean } | undefined
+      if (body?.everywhere === true) await revocations.signOutEverywhere(principal.accountId)
+      else await revocations.signOut(principal)
+      return reply.code(204).send()
     },
   )
 
