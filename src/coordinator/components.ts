@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Registry } from '../registry/index.ts'
 import type { Repo } from '../repo/index.ts'
 import type { Authenticator } from './auth/authenticator.ts'
+import type { GuessLimiter } from './auth/guess-limiter.ts'
 import type { RevocationCheck } from './auth/revocation-check.ts'
 import type { TokenService } from './auth/token-service.ts'
 import type { BillingService } from './billing/index.ts'
@@ -24,6 +25,8 @@ export interface CoordinatorComponents {
   /** Sign-out and the cache of revocation state behind every token verification. */
   revocations: RevocationCheck
   authenticate: Authenticator
+  /** Wrong passwords per account (by normalised email), shared by sign-in and password change. */
+  passwordGuesses: GuessLimiter
   metrics: CoordinatorMetrics
   /** The upload pipeline (multipart and tus): receive → import into the repo → register. */
   uploads: UploadService

@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino'
 import { openRegistry, type Registry } from '../registry/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
 import { createAuthenticator } from './auth/authenticator.ts'
+import { createGuessLimiter } from './auth/guess-limiter.ts'
 import { createRevocationCheck } from './auth/revocation-check.ts'
 import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
@@ -106,6 +107,11 @@ export async function startCoordinator(
       tokens,
       revocations,
       authenticate: createAuthenticator(tokens),
+      passwordGuesses: createGuessLimiter({
+        maxFailures: config.auth.passwordFailuresPerAccount,
+        windowSeconds: config.auth.passwordFailureWindowSeconds,
+        what: 'password attempts for this account',
+      }),
       metrics,
       uploads,
       usage: createUsageMeter({

@@ -23,6 +23,13 @@ export const CoordinatorConfigSchema = Type.Object(
         tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC secret for access tokens (generated and stored in dataDir when absent)' })),
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'requests per minute per API key or address' }),
         failedLoginDelayMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 500, description: 'pause after a failed login' }),
+        loginAttemptsPerMinute: Type.Integer({ minimum: 1, default: 30, description: 'sign-in attempts (`POST /auth/token`) per address per minute' }),
+        passwordFailuresPerAccount: Type.Integer({
+          minimum: 1,
+          default: 10,
+          description: 'wrong passwords for one account (sign-in from any address, or PATCH /account) before its password checks are refused for the window',
+        }),
+        passwordFailureWindowSeconds: Type.Number({ minimum: 0.1, maximum: 86400, default: 900, description: 'see passwordFailuresPerAccount' }),
         revocationCheckSeconds: Type.Number({
           minimum: 0,
           maximum: 60,
@@ -76,6 +83,12 @@ export const CoordinatorConfigSchema = Type.Object(
         secret: Type.Optional(
           Type.String({ minLength: 16, description: 'shared secret storage nodes prove to join (generated into <dataDir>/cluster-secret when absent)' }),
         ),
+        joinFailuresPerAddress: Type.Integer({
+          minimum: 1,
+          default: 10,
+          description: 'joins with a wrong cluster secret from one address before its control connections are refused for the window',
+        }),
+        joinFailureWindowSeconds: Type.Number({ minimum: 0.1, maximum: 86400, default: 300, description: 'see joinFailuresPerAddress' }),
         nodeDownAfterSeconds: Type.Number({ minimum: 1, default: 30, description: 'a node silent this long is down' }),
         reallocateAfterSeconds: Type.Number({ minimum: 1, default: 300, description: 'a node down this long has its pins re-allocated' }),
         syncSchedule: Type.String({ minLength: 9, default: '0 1 * * *', description: 'cron (UTC) for anti-entropy with every connected node' }),
