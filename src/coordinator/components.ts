@@ -2,6 +2,8 @@ import type { Logger } from 'pino'
 import type { Registry } from '../registry/index.ts'
 import type { Repo } from '../repo/index.ts'
 import type { Authenticator } from './auth/authenticator.ts'
+import type { GuessLimiter } from './auth/guess-limiter.ts'
+import type { RevocationCheck } from './auth/revocation-check.ts'
 import type { TokenService } from './auth/token-service.ts'
 import type { BillingService } from './billing/index.ts'
 import type { ClusterService } from './cluster/index.ts'
@@ -21,7 +23,11 @@ export interface CoordinatorComponents {
   /** The origin repository: uploads land here first and are served to storage nodes. */
   repo: Repo
   tokens: TokenService
+  /** Sign-out and the cache of revocation state behind every token verification. */
+  revocations: RevocationCheck
   authenticate: Authenticator
+  /** Wrong passwords per account (by normalised email), shared by sign-in and password change. */
+  passwordGuesses: GuessLimiter
   metrics: CoordinatorMetrics
   /** The upload pipeline (multipart and tus): receive → import into the repo → register. */
   uploads: UploadService

@@ -5,6 +5,8 @@ import { pino, type Logger } from 'pino'
 import { openRegistry, type Registry } from '../registry/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
 import { createAuthenticator } from './auth/authenticator.ts'
+import { createGuessLimiter } from './auth/guess-limiter.ts'
+import { createRevocationCheck } from './auth/revocation-check.ts'
 import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
@@ -68,9 +70,15 @@ export async function startCoordinator(
     let selfUrl: string | undefined
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
     opened.push(repo)
+    const revocations = createRevocationCheck({
+      revocations: registry.tokenRevocations,
+      cacheSeconds: config.auth.revocationCheckSeconds,
+      logger: logger.child({ component: 'coordinator:auth' }),
+    })
     const tokens = createTokenService({
       secret: await resolveTokenSecret(config.auth.tokenSecret ?? fromFile(config.auth.tokenSecretFile, 'auth.tokenSecret', 32), dataDir),
       ttlSeconds: config.auth.tokenTtlSeconds,
+      revocations,
     })
     const events = createEventHub()
     opened.push(events)
@@ -119,7 +127,13 @@ export async function startCoordinator(
       registry,
       repo,
       tokens,
+      revocations,
       authenticate: createAuthenticator(tokens),
+      passwordGuesses: createGuessLimiter({
+        maxFailures: config.auth.passwordFailuresPerAccount,
+        windowSeconds: config.auth.passwordFailureWindowSeconds,
+        what: 'password attempts for this account',
+      }),
       metrics,
       uploads,
       usage: createUsageMeter({

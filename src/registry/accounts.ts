@@ -37,7 +37,7 @@ export interface CreateAccountInput {
   quotaUploadBytes?: number | null
 }
 
-export function toAccount(row: Selectable<AccountsTable>): Account {
+export function toAccount(row: Omit<Selectable<AccountsTable>, 'tokens_valid_after'>): Account {
   return {
     id: row.id,
     email: row.email,
@@ -154,25 +154,32 @@ export class Accounts {
     return Number(r.numUpdatedRows) > 0
   }
 
+  /** Also ends every access token issued so far (see `TokenRevocations`). */
   async setDisabled(id: string, disabled: boolean): Promise<boolean> {
     const r = await this.#ctx.db
       .updateTable('accounts')
-      .set({ disabled: disabled ? 1 : 0 })
+      .set({ disabled: disabled ? 1 : 0, tokens_valid_after: now() })
       .where('id', '=', id)
       .executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
   }
 
+  /** Also ends every access token issued so far: they carry the old role. */
   async setRole(id: string, role: Role): Promise<boolean> {
     if (role !== 'user' && role !== 'admin') throw invalidArgument(`invalid role ${JSON.stringify(role)}`)
-    const r = await this.#ctx.db.updateTable('accounts').set({ role }).where('id', '=', id).executeTakeFirst()
+    const r = await this.#ctx.db.updateTable('accounts').set({ role, tokens_valid_after: now() }).where('id', '=', id).executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
   }
 
+  /** Also ends every access token issued so far (a changed password signs out every session). */
   async setPassword(id: string, password: string): Promise<boolean> {
     if (password.length < 8) throw invalidArgument('password must be at least 8 characters')
     const hash = await hashPassword(password)
-    const r = await this.#ctx.db.updateTable('accounts').set({ password_hash: hash }).where('id', '=', id).executeTakeFirst()
+    const r = await this.#ctx.db
+      .updateTable('accounts')
+      .set({ password_hash: hash, tokens_valid_after: now() })
+      .where('id', '=', id)
+      .executeTakeFirst()
     return Number(r.numUpdatedRows) > 0
   }
 

@@ -9,8 +9,9 @@ import { PinfoldError } from '../core/errors.ts'
 import { migration0001 } from './migrations/0001-initial.ts'
 import { migration0002 } from './migrations/0002-node-cluster-state.ts'
 import { migration0003 } from './migrations/0003-entries-newest-version.ts'
-import { createPostgresPool, isRegistryUnavailable } from './postgres-pool.ts'
 import { migration0004 } from './migrations/0004-node-ingest-account.ts'
+import { migration0005 } from './migrations/0005-token-revocation.ts'
+import { createPostgresPool, isRegistryUnavailable } from './postgres-pool.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -33,6 +34,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0002-node-cluster-state': migration0002(),
     '0003-entries-newest-version': migration0003(),
     '0004-node-ingest-account': migration0004(),
+    '0005-token-revocation': migration0005(),
   }
 }
 

@@ -10,6 +10,7 @@ import { Entries } from './entries.ts'
 import { Nodes } from './nodes.ts'
 import { PinRequests } from './pin-requests.ts'
 import { Pins } from './pins.ts'
+import { TokenRevocations } from './token-revocations.ts'
 import { Uploads } from './uploads.ts'
 import { Usage } from './usage.ts'
 
@@ -45,6 +46,7 @@ export interface Registry {
   readonly usage: Usage
   readonly nodes: Nodes
   readonly allocations: Allocations
+  readonly tokenRevocations: TokenRevocations
   /** The underlying Kysely instance (for tests and diagnostics, not for application queries). */
   readonly db: Db
   /** Runs a trivial query; rejects when the database is unreachable (readiness checks). */
@@ -79,6 +81,7 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     usage: new Usage(c),
     nodes: new Nodes(c),
     allocations: new Allocations(c),
+    tokenRevocations: new TokenRevocations(c),
     db: c.db,
     async ping() {
       await sql`select 1`.execute(c.db)

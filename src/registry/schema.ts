@@ -16,6 +16,8 @@ export interface AccountsTable {
   quota_upload_bytes: number | null
   created_at: number
   disabled: number
+  /** Access tokens issued before this time (ms) are refused; 0 = none. */
+  tokens_valid_after: Generated<number>
 }
 
 export interface ApiKeysTable {
@@ -138,6 +140,13 @@ export interface ChangesTable {
   ts: number
 }
 
+/** Signed-out access tokens, until their own expiry. */
+export interface RevokedTokensTable {
+  token_id: string
+  account_id: string
+  expires_at: number
+}
+
 export interface RegistrySchema {
   accounts: AccountsTable
   api_keys: ApiKeysTable
@@ -150,4 +159,5 @@ export interface RegistrySchema {
   nodes: NodesTable
   allocations: AllocationsTable
   changes: ChangesTable
+  revoked_tokens: RevokedTokensTable
 }

@@ -3,14 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { clusterSecret, loadOrCreateNodeIdentity, parseCoordinatorMessage } from '../../src/cluster/index.ts'
+import { loadOrCreateNodeIdentity, parseCoordinatorMessage } from '../../src/cluster/index.ts'
 import { loadCoordinatorConfig } from '../../src/coordinator/config/load-config.ts'
 import { type RunningCoordinator, startCoordinator } from '../../src/coordinator/main.ts'
+import { signedJoin } from '../helpers/fake-node.ts'
 
 const SECRET = 'test-cluster-secret-0123456789'
 const LIMIT = 5
 const CID = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
-const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64')
 
 /** Joins over the control WebSocket and returns the welcome's peer token (socket left open). */
 async function joinForToken(url: string, home: string): Promise<{ token: string; ws: WebSocket }> {
@@ -21,22 +21,7 @@ async function joinForToken(url: string, home: string): Promise<{ token: string;
     ws.addEventListener('message', (event) => {
       const message = parseCoordinatorMessage(String(event.data))
       if (message.type === 'challenge') {
-        const nonce = new Uint8Array(Buffer.from(message.nonce, 'base64'))
-        ws.send(
-          JSON.stringify({
-            type: 'join',
-            protocol: message.protocol,
-            nodeId: identity.id,
-            publicKey: b64(identity.publicKey),
-            signature: b64(identity.sign(nonce)),
-            proof: b64(clusterSecret(SECRET).prove('join', nonce, identity.publicKey)),
-            nodeNonce: b64(crypto.getRandomValues(new Uint8Array(32))),
-            name: 'peer',
-            version: 'test',
-            tags: {},
-            cursor: 0,
-          }),
-        )
+        ws.send(JSON.stringify(signedJoin(identity, new Uint8Array(Buffer.from(message.nonce, 'base64')), SECRET)))
       } else if (message.type === 'welcome') resolve(message.peerToken)
       else if (message.type === 'refused') reject(new Error(message.message))
     })

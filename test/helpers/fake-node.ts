@@ -1,7 +1,7 @@
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { type CoordinatorMessage, type NodeMessage, parseCoordinatorMessage } from '../../src/cluster/index.ts'
+import { CONTROL_PROTOCOL_VERSION, type CoordinatorMessage, clusterSecret, type NodeIdentity, type NodeMessage, parseCoordinatorMessage } from '../../src/cluster/index.ts'
 
 export type Msg<T extends CoordinatorMessage['type']> = Extract<CoordinatorMessage, { type: T }>
 
@@ -56,3 +56,19 @@ export async function randomCid(): Promise<string> {
   return CID.create(1, raw.code, await sha256.digest(bytes)).toString()
 }
 
+/** An honest `join` answering `nonce`: signed by `identity`, proving `secret` (which may be a wrong guess). */
+export function signedJoin(identity: NodeIdentity, nonce: Uint8Array, secret: string, name = 'peer'): Extract<NodeMessage, { type: 'join' }> {
+  return {
+    type: 'join',
+    protocol: CONTROL_PROTOCOL_VERSION,
+    nodeId: identity.id,
+    publicKey: b64(identity.publicKey),
+    signature: b64(identity.sign(nonce)),
+    proof: b64(clusterSecret(secret).prove('join', nonce, identity.publicKey)),
+    nodeNonce: b64(crypto.getRandomValues(new Uint8Array(32))),
+    name,
+    version: 'test',
+    tags: {},
+    cursor: 0,
+  }
+}

@@ -27,6 +27,12 @@ export async function requestToken(url: string, apiKey: string): Promise<{ acces
   return { accessToken: body.accessToken, expiresAt: Date.parse(body.expiresAt) }
 }
 
+/** Ends the stored session's access token on the server; best effort (the key stays valid). */
+export async function signOutSession(session: Session): Promise<void> {
+  if (session.expiresAt <= Date.now()) return
+  await send(session.url, session.accessToken, 'POST', '/api/v1/auth/sign-out', { json: {} }).catch(() => undefined)
+}
+
 /** A client for the logged-in session, renewing the access token from the stored key when it nears expiry. */
 export async function sessionClient(env: NodeJS.ProcessEnv): Promise<ApiClient> {
   let session = await readSession(env)

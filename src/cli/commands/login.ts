@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { InvalidOptionError } from '../../core/index.ts'
-import { requestToken } from '../client/api-client.ts'
-import { clearSession, sessionFile, writeSession } from '../client/session-store.ts'
+import { requestToken, signOutSession } from '../client/api-client.ts'
+import { clearSession, readSession, sessionFile, writeSession } from '../client/session-store.ts'
 import type { CliContext } from '../cli-context.ts'
 
 export function registerLogin(program: Command, ctx: CliContext): void {
@@ -22,8 +22,10 @@ export function registerLogin(program: Command, ctx: CliContext): void {
     })
   program
     .command('logout')
-    .description('forget the stored session')
+    .description('end the stored session’s access token and forget the session')
     .action(async () => {
+      const session = await readSession(ctx.io.env)
+      if (session) await signOutSession(session)
       await clearSession(ctx.io.env)
       ctx.print('logged out')
     })

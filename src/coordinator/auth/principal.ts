@@ -9,6 +9,14 @@ export interface Principal {
   scopes: ReadonlySet<Scope>
   /** The API key the token was minted from; absent for password logins. */
   keyId?: string
+  /** The access token this principal came with (set by verification, not by issuing). */
+  token?: {
+    /** Random per token, what sign-out records; absent in tokens minted before it existed. */
+    id?: string
+    /** ms since the epoch. */
+    issuedAt: number
+    expiresAt: number
+  }
 }
 
 export class UnauthorizedError extends PinfoldError {

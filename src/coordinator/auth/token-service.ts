@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto'
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose'
 import { type Principal, type Scope, UnauthorizedError } from './principal.ts'
+import type { RevocationCheck } from './revocation-check.ts'
 
 const ISSUER = 'pinfold'
 const AUDIENCE = 'pinfold-api'
@@ -11,9 +13,10 @@ export interface IssuedToken {
 }
 
 /**
- * Mints and verifies short-lived signed access tokens (JWT, HS256). Verification needs
- * no database read — the point of tokens, as in dStor; revoking a key therefore stops
- * new tokens at once and existing ones within their lifetime.
+ * Mints and verifies short-lived signed access tokens (JWT, HS256). The signature is
+ * checked once per token (then cached); every verification then asks the revocation
+ * check, which answers from a cache a few seconds old — so a revoked key, a disabled,
+ * demoted or re-passworded account and a sign-out stop live tokens within seconds.
  */
 export interface TokenService {
   issue(principal: Principal, options?: { ttlSeconds?: number }): Promise<IssuedToken>
@@ -21,7 +24,13 @@ export interface TokenService {
   verify(token: string): Promise<Principal>
 }
 
-export function createTokenService(init: { secret: string; ttlSeconds: number; clock?: () => number }): TokenService {
+export function createTokenService(init: {
+  secret: string
+  ttlSeconds: number
+  /** Without one (unit tests) a token is honoured until it expires. */
+  revocations?: Pick<RevocationCheck, 'assertLive'>
+  clock?: () => number
+}): TokenService {
   const verified = new Map<string, { principal: Principal; expiresAt: number }>()
   // imported once: given raw bytes, jose imports a CryptoKey on every call (~3× the CPU of a verify)
   const key = crypto.subtle.importKey('raw', new TextEncoder().encode(init.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
@@ -29,9 +38,14 @@ export function createTokenService(init: { secret: string; ttlSeconds: number; c
   return {
     async issue(principal, options) {
       const ttl = options?.ttlSeconds ?? init.ttlSeconds
-      const issuedAt = Math.floor(clock() / 1000)
+      const issuedAtMs = clock()
+      const issuedAt = Math.floor(issuedAtMs / 1000)
       const expiresAt = issuedAt + ttl
-      const accessToken = await new SignJWT({ role: principal.role, scopes: [...principal.scopes], kid: principal.keyId })
+      // iat is whole seconds; revocation compares milliseconds, so a token issued just
+      // after a password change is not mistaken for one from before it
+      const claims = { role: principal.role, scopes: [...principal.scopes], kid: principal.keyId, iat_ms: issuedAtMs }
+      const accessToken = await new SignJWT(claims)
+        .setJti(randomBytes(16).toString('base64url'))
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(principal.accountId)
         .setIssuer(ISSUER)
@@ -42,14 +56,20 @@ export function createTokenService(init: { secret: string; ttlSeconds: number; c
       return { accessToken, expiresAt: new Date(expiresAt * 1000) }
     },
     async verify(token) {
-      const cached = verified.get(token)
-      if (cached !== undefined && cached.expiresAt > clock()) return cached.principal
-      const fresh = await verifySignature(token)
-      // bounded: the oldest entry makes room (Map keeps insertion order)
-      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string)
-      verified.set(token, fresh)
-      return fresh.principal
+      const principal = await verifiedSignature(token)
+      await init.revocations?.assertLive(principal)
+      return principal
     },
+  }
+
+  async function verifiedSignature(token: string): Promise<Principal> {
+    const cached = verified.get(token)
+    if (cached !== undefined && cached.expiresAt > clock()) return cached.principal
+    const fresh = await verifySignature(token)
+    // bounded: the oldest entry makes room (Map keeps insertion order)
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value as string)
+    verified.set(token, fresh)
+    return fresh.principal
   }
 
   async function verifySignature(token: string): Promise<{ principal: Principal; expiresAt: number }> {
@@ -65,13 +85,16 @@ export function createTokenService(init: { secret: string; ttlSeconds: number; c
       const scopes = Array.isArray(payload.scopes) ? payload.scopes.filter((s): s is Scope => SCOPES.includes(s)) : []
       const role = payload.role === 'admin' ? 'admin' : 'user'
       if (typeof payload.sub !== 'string') throw new UnauthorizedError('access token has no subject')
+      const expiresAt = (payload.exp ?? 0) * 1000
+      const issuedAt = typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat ?? 0) * 1000
       const principal = {
         accountId: payload.sub,
         role,
         scopes: new Set(scopes),
         keyId: typeof payload.kid === 'string' ? payload.kid : undefined,
+        token: { id: payload.jti, issuedAt, expiresAt },
       } satisfies Principal
-      return { principal, expiresAt: (payload.exp ?? 0) * 1000 }
+      return { principal, expiresAt }
     } catch (error) {
       if (error instanceof UnauthorizedError) throw error
       if (error instanceof joseErrors.JWTExpired) throw new UnauthorizedError('access token expired', 'ERR_TOKEN_EXPIRED')

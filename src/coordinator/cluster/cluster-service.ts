@@ -193,13 +193,16 @@ export class ClusterService {
 
   // ---- control channel -------------------------------------------------------------
 
-  /** Runs the control protocol on a freshly upgraded WebSocket. */
-  accept(socket: ControlSocket): void {
+  /**
+   * Runs the control protocol on a freshly upgraded WebSocket. `onRefused` hears the code of
+   * a refused join (the HTTP edge counts wrong-secret guesses per address with it).
+   */
+  accept(socket: ControlSocket, options: { onRefused?: (code: string) => void } = {}): void {
     if (this.#closed) {
       socket.close(CLOSE_CODES.shutdown, 'coordinator shutting down')
       return
     }
-    const session = new NodeSession(socket, this.#host)
+    const session = new NodeSession(socket, this.#host, options.onRefused)
     this.#pending.add(session)
   }
 

@@ -71,6 +71,7 @@ export const CLOSE_CODES = { refused: 4001, invalid: 4002, replaced: 4003, revok
 export class NodeSession {
   readonly #socket: ControlSocket
   readonly #host: SessionHost
+  readonly #onRefused: ((code: string) => void) | undefined
   readonly #nonce = new Uint8Array(randomBytes(32))
   #log: Logger
   #nodeId: string | undefined
@@ -86,9 +87,10 @@ export class NodeSession {
   /** When the node connected (ms). */
   readonly connectedAt = Date.now()
 
-  constructor(socket: ControlSocket, host: SessionHost) {
+  constructor(socket: ControlSocket, host: SessionHost, onRefused?: (code: string) => void) {
     this.#socket = socket
     this.#host = host
+    this.#onRefused = onRefused
     this.#log = host.logger
     socket.on('message', (data) => {
       // frames are handled one at a time, in order
@@ -288,6 +290,7 @@ export class NodeSession {
   }
 
   #refuse(code: string, message: string): void {
+    this.#onRefused?.(code)
     this.send({ type: 'refused', code, message })
     this.close(CLOSE_CODES.refused, code)
   }

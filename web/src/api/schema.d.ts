@@ -72,6 +72,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/sign-out": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** End the session of this access token (everywhere: every token of the account) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default false */
+                        everywhere?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/keys": {
         parameters: {
             query?: never;
@@ -202,7 +257,7 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** Revoke an API key (no new tokens from it) */
+        /** Revoke an API key: no new tokens from it, its live tokens stop within seconds */
         delete: {
             parameters: {
                 query?: never;
@@ -316,7 +371,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change the caller’s password (the current one is required) */
+        /** Change the caller’s password (the current one is required); every session then signs in again */
         patch: {
             parameters: {
                 query?: never;
@@ -608,7 +663,7 @@ export interface paths {
                         quotaStorageBytes?: number | null;
                         /** @description largest single upload in bytes; 0 or null = unlimited */
                         quotaUploadBytes?: number | null;
-                        /** @description a disabled account cannot obtain new access tokens */
+                        /** @description a disabled account cannot obtain access tokens; its live ones stop within seconds */
                         disabled?: boolean;
                         /** @enum {unknown} */
                         role?: "user" | "admin";

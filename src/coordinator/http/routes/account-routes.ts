@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { Counter } from 'prom-client'
 import Type from 'typebox'
 import { PinfoldError } from '../../../core/index.ts'
-import type { Account, Role } from '../../../registry/index.ts'
+import { type Account, normalizeEmail, type Role } from '../../../registry/index.ts'
 import { ForbiddenError, requireAdmin } from '../../auth/principal.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { ErrorResponse, IdParams, isoTime, Timestamp } from '../schemas.ts'
@@ -59,7 +59,7 @@ const UpdateAccountBody = Type.Object(
   {
     quotaStorageBytes: Type.Optional(Quota('most bytes stored')),
     quotaUploadBytes: Type.Optional(Quota('largest single upload')),
-    disabled: Type.Optional(Type.Boolean({ description: 'a disabled account cannot obtain new access tokens' })),
+    disabled: Type.Optional(Type.Boolean({ description: 'a disabled account cannot obtain access tokens; its live ones stop within seconds' })),
     role: Type.Optional(RoleSchema),
     password: Type.Optional(Password),
   },
@@ -114,7 +114,7 @@ function notFound(id: string): PinfoldError {
  * password or disable.
  */
 export function accountRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { registry, authenticate, billing, config, metrics } = components
+  const { registry, authenticate, billing, config, metrics, revocations, passwordGuesses } = components
   const created = new Counter({
     name: 'pinfold_accounts_created_total',
     help: 'accounts created through the API, by role',
@@ -169,7 +169,7 @@ export function accountRoutes(app: FastifyInstance, components: CoordinatorCompo
     {
       schema: {
         tags: ['accounts'],
-        summary: 'Change the caller’s password (the current one is required)',
+        summary: 'Change the caller’s password (the current one is required); every session then signs in again',
         body: ChangePasswordBody,
         response: { 204: Type.Null(), 403: ErrorResponse },
       },
@@ -177,11 +177,17 @@ export function accountRoutes(app: FastifyInstance, components: CoordinatorCompo
     async (request, reply) => {
       const principal = await authenticate(request, 'write')
       const body = request.body as { password: string; currentPassword: string }
+      // the same budget as sign-in: a stolen token must not be a faster password oracle
+      const guessKey = normalizeEmail((await existing(principal.accountId)).email)
+      passwordGuesses.check(guessKey)
       if (!(await registry.accounts.verifyPassword(principal.accountId, body.currentPassword))) {
+        passwordGuesses.failed(guessKey)
         await sleep(config.auth.failedLoginDelayMs)
         throw new ForbiddenError('the current password is wrong')
       }
+      passwordGuesses.succeeded(guessKey)
       await registry.accounts.setPassword(principal.accountId, body.password)
+      revocations.forget(principal.accountId)
       return reply.code(204).send()
     },
   )
@@ -288,6 +294,7 @@ export function accountRoutes(app: FastifyInstance, components: CoordinatorCompo
       if (body.role !== undefined) await registry.accounts.setRole(id, body.role)
       if (body.disabled !== undefined) await registry.accounts.setDisabled(id, body.disabled)
       if (body.password !== undefined) await registry.accounts.setPassword(id, body.password)
+      revocations.forget(id)
       return presentAccount(await existing(id))
     },
   )

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { PinfoldError } from '../../../core/index.ts'
+import { normalizeEmail } from '../../../registry/index.ts'
 import type { Principal } from '../../auth/principal.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { ErrorResponse } from '../schemas.ts'
@@ -36,10 +37,13 @@ class InvalidCredentialsError extends PinfoldError {
 
 /**
  * `POST /api/v1/auth/token`: an API key, or email and password, for a short-lived access
- * token. Failed attempts are answered only after a pause and the route has a tight rate
- * limit of its own, so guessing is slow.
+ * token. Failed attempts are answered only after a pause, the route has a tight rate limit
+ * per address, and wrong passwords are limited per account from all addresses together.
  */
-export function authRoutes(app: FastifyInstance, { registry, tokens, config }: CoordinatorComponents): void {
+export function authRoutes(
+  app: FastifyInstance,
+  { registry, tokens, config, revocations, authenticate, passwordGuesses }: CoordinatorComponents,
+): void {
   app.post(
     '/api/v1/auth/token',
     {
@@ -50,7 +54,7 @@ export function authRoutes(app: FastifyInstance, { registry, tokens, config }: C
         body: TokenRequest,
         response: { 200: TokenResponse, 401: ErrorResponse },
       },
-      config: { rateLimit: { max: 30, timeWindow: 60_000, keyGenerator: (request) => `login:${request.ip}` } },
+      config: { rateLimit: { max: config.auth.loginAttemptsPerMinute, timeWindow: 60_000, keyGenerator: (request) => `login:${request.ip}` } },
     },
     async (request) => {
       const body = request.body as { apiKey?: string; email?: string; password?: string; expiresIn?: number }
@@ -70,6 +74,25 @@ export function authRoutes(app: FastifyInstance, { registry, tokens, config }: C
     },
   )
 
+  app.post(
+    '/api/v1/auth/sign-out',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'End the session of this access token (everywhere: every token of the account)',
+        body: Type.Optional(Type.Object({ everywhere: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: false })),
+        response: { 204: Type.Null(), 401: ErrorResponse },
+      },
+    },
+    async (request, reply) => {
+      const principal = await authenticate.principal(request)
+      const body = request.body as { everywhere?: boolean } | undefined
+      if (body?.everywhere === true) await revocations.signOutEverywhere(principal.accountId)
+      else await revocations.signOut(principal)
+      return reply.code(204).send()
+    },
+  )
+
   async function principalFor(body: { apiKey?: string; email?: string; password?: string }): Promise<Principal | undefined> {
     if (body.apiKey !== undefined) {
       const found = await registry.apiKeys.authenticate(body.apiKey)
@@ -78,8 +101,15 @@ export function authRoutes(app: FastifyInstance, { registry, tokens, config }: C
       const scopes = found.key.scopes.filter((scope) => scope !== 'admin' || found.account.role === 'admin')
       return { accountId: found.account.id, role: found.account.role, scopes: new Set(scopes), keyId: found.key.id }
     }
+    // counted per email whether or not an account has it, so the limit reveals nothing
+    const guessKey = normalizeEmail(body.email ?? '')
+    passwordGuesses.check(guessKey)
     const account = await registry.accounts.authenticatePassword(body.email ?? '', body.password ?? '')
-    if (!account || account.disabled) return undefined
+    if (!account || account.disabled) {
+      passwordGuesses.failed(guessKey)
+      return undefined
+    }
+    passwordGuesses.succeeded(guessKey)
     const scopes = account.role === 'admin' ? (['read', 'write', 'admin'] as const) : (['read', 'write'] as const)
     return { accountId: account.id, role: account.role, scopes: new Set(scopes) }
   }

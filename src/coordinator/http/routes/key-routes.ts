@@ -49,7 +49,7 @@ function present(key: ApiKey, at = Date.now()) {
 }
 
 /** API keys of the caller's account: create (secret shown once), list, revoke. */
-export function keyRoutes(app: FastifyInstance, { registry, authenticate }: CoordinatorComponents): void {
+export function keyRoutes(app: FastifyInstance, { registry, authenticate, revocations }: CoordinatorComponents): void {
   app.post(
     '/api/v1/keys',
     {
@@ -85,13 +85,14 @@ export function keyRoutes(app: FastifyInstance, { registry, authenticate }: Coor
   )
   app.delete(
     '/api/v1/keys/:id',
-    { schema: { tags: ['keys'], summary: 'Revoke an API key (no new tokens from it)', params: IdParams, response: { 204: Type.Null(), 404: ErrorResponse } } },
+    { schema: { tags: ['keys'], summary: 'Revoke an API key: no new tokens from it, its live tokens stop within seconds', params: IdParams, response: { 204: Type.Null(), 404: ErrorResponse } } },
     async (request, reply) => {
       const principal = await authenticate(request, 'write')
       const { id } = request.params as { id: string }
       if (!(await registry.apiKeys.revoke(principal.accountId, id))) {
         throw new PinfoldError('ERR_NOT_FOUND', `no API key ${id}`, { userError: true })
       }
+      revocations.forget(principal.accountId)
       return reply.code(204).send()
     },
   )

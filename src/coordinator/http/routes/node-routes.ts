@@ -4,7 +4,8 @@ import Type from 'typebox'
 import { PinfoldError } from '../../../core/index.ts'
 import type { Pin } from '../../../registry/index.ts'
 import { requireAdmin } from '../../auth/principal.ts'
-import type { ControlSocket } from '../../cluster/index.ts'
+import { createGuessLimiter } from '../../auth/guess-limiter.ts'
+import { CLOSE_CODES, type ControlSocket } from '../../cluster/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { cidForms } from '../../files/cid-forms.ts'
 import { ErrorResponse, IdParams, isoTime, Timestamp } from '../schemas.ts'
@@ -84,11 +85,27 @@ const SyncRequested = Type.Object({ requested: Type.Number({ description: 'how m
  * - `GET /api/v1/pins/{cid}/status` — every allocated node's status (account-scoped).
  */
 export async function nodeRoutes(app: FastifyInstance, components: CoordinatorComponents): Promise<void> {
-  const { cluster, authenticate, registry } = components
+  const { cluster, authenticate, registry, config } = components
   await app.register(websocket, { options: { maxPayload: 4 * 1024 * 1024 + 1024 } })
 
-  app.get('/api/v1/nodes/connect', { websocket: true, schema: { hide: true } }, (socket) => {
-    cluster.accept(socket as unknown as ControlSocket)
+  const secretGuesses = createGuessLimiter({
+    maxFailures: config.cluster.joinFailuresPerAddress,
+    windowSeconds: config.cluster.joinFailureWindowSeconds,
+    what: 'joins with a wrong cluster secret from this address',
+  })
+  app.get('/api/v1/nodes/connect', { websocket: true, schema: { hide: true } }, (socket, request) => {
+    const address = request.ip
+    try {
+      secretGuesses.check(address)
+    } catch (error) {
+      // blocked addresses get no challenge, so no proof is checked at all
+      socket.send(JSON.stringify({ type: 'refused', code: 'ERR_RATE_LIMITED', message: (error as Error).message }))
+      socket.close(CLOSE_CODES.refused, 'ERR_RATE_LIMITED')
+      return
+    }
+    cluster.accept(socket as unknown as ControlSocket, {
+      onRefused: (code) => (code === 'ERR_CLUSTER_SECRET' ? secretGuesses.failed(address) : undefined),
+    })
   })
 
   const admin = async (request: Parameters<typeof authenticate>[0]) => requireAdmin(await authenticate(request, 'admin'))
