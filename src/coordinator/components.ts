@@ -8,6 +8,7 @@ import type { ClusterService } from './cluster/index.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import type { EventHub } from './events/event-hub.ts'
 import type { ContentReleaser } from './files/release-content.ts'
+import type { ConcurrencyLimiter } from './limits/index.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import type { UploadService } from './uploads/upload-service.ts'
 import type { UsageMeter } from './usage/index.ts'
@@ -34,4 +35,6 @@ export interface CoordinatorComponents {
   cluster: ClusterService
   /** Live upload and pin status events for `GET /api/v1/events`, filtered per account. */
   events: EventHub
+  /** Directory listings, CAR and tar exports in flight per account (`limits.heavyReadsPerAccount`). */
+  heavyReads: ConcurrencyLimiter
 }

@@ -16,6 +16,7 @@ import { createContentReleaser } from './files/release-content.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { resolveTokenSecret } from './token-secret.ts'
+import { createConcurrencyLimiter } from './limits/index.ts'
 import { recoverUploads } from './uploads/recover-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
 import { createUsageMeter } from './usage/index.ts'
@@ -111,6 +112,7 @@ export async function startCoordinator(
       releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
       cluster,
       events,
+      heavyReads: createConcurrencyLimiter(config.limits.heavyReadsPerAccount),
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)
