@@ -11,6 +11,7 @@ import type { CoordinatorConfig } from './config/config-schema.ts'
 import type { EventHub } from './events/event-hub.ts'
 import type { ContentReleaser } from './files/release-content.ts'
 import type { GatewayOrigin } from './gateway/index.ts'
+import type { ConcurrencyLimiter } from './limits/index.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import type { UploadService } from './uploads/upload-service.ts'
 import type { UsageMeter } from './usage/index.ts'
@@ -43,4 +44,6 @@ export interface CoordinatorComponents {
   events: EventHub
   /** Which requests are on the portal's origin (user content sandboxed) and where content links point. */
   gatewayOrigin: GatewayOrigin
+  /** Directory listings, CAR and tar exports in flight per account (`limits.heavyReadsPerAccount`). */
+  heavyReads: ConcurrencyLimiter
 }

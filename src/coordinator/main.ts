@@ -23,6 +23,7 @@ import { closeAppWithDrain } from './http/close-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { OriginRepairer } from './repair/index.ts'
 import { resolveTokenSecret } from './token-secret.ts'
+import { createConcurrencyLimiter } from './limits/index.ts'
 import { recoverUploads } from './uploads/recover-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
 import { createUsageMeter } from './usage/index.ts'
@@ -148,6 +149,7 @@ export async function startCoordinator(
       cluster,
       events,
       gatewayOrigin: new GatewayOrigin({ portalUrl: config.publicUrl, gatewayUrl: config.gateway.publicUrl, subdomains: config.gateway.subdomains }),
+      heavyReads: createConcurrencyLimiter(config.limits.heavyReadsPerAccount),
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)

@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import type { CoordinatorComponents } from '../components.ts'
+import { installRequestBounds } from '../limits/index.ts'
 import { installRequestCounting } from '../usage/index.ts'
 import { installAuthenticateFirst } from './authenticate-first.ts'
 import { installErrorHandling } from './error-handler.ts'
@@ -28,6 +29,9 @@ export type CoordinatorApp = FastifyInstance
 const NODE_CONTROL_PATH = '/api/v1/nodes/connect'
 /** Rate-limit keys of verified storage nodes (exempt from the per-address limit). */
 const PEER_KEY_PREFIX = 'peer:'
+
+/** Routes whose request bodies are uploads: long, streamed, bounded by idle time rather than total time. */
+const UPLOAD_PREFIXES = ['/api/v1/uploads', '/api/v0/']
 
 /** Route groups, each a function of the app and the components; one file per group. */
 export type RouteGroup = (app: FastifyInstance, components: CoordinatorComponents) => void | Promise<void>
@@ -70,6 +74,11 @@ export async function buildCoordinatorApp(components: CoordinatorComponents): Pr
   })
 
   installErrorHandling(app)
+  installRequestBounds(app, {
+    bodyTimeoutSeconds: config.limits.bodyTimeoutSeconds,
+    maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress,
+    isUploadBody: (req) => UPLOAD_PREFIXES.some((prefix) => req.url?.startsWith(prefix)),
+  })
   installRequestMetrics(app, components.metrics)
   installRequestCounting(app, components.authenticate, components.usage)
   await app.register(rateLimit, {

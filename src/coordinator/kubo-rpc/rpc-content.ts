@@ -54,34 +54,37 @@ interface LsLink {
   Target: string
 }
 
-interface LsObject {
-  Hash: string
-  Links: LsLink[]
-}
-
 /**
  * `ls`: the links of each directory argument (a file argument lists as itself with no
- * links, as Kubo). Sizes are file sizes; directories have 0. With `stream`, one line per
- * link; else one object for all arguments.
+ * links, as Kubo). Sizes are file sizes; directories have 0. With `stream`, one NDJSON line
+ * per link; else one object for all arguments — written out link by link, so a huge
+ * directory's answer is never held in memory (the text is what `JSON.stringify` gives).
  */
-export async function* lsCommand(c: RpcComponents, principal: Principal, args: RpcArgs, signal: AbortSignal): AsyncGenerator<{ Objects: LsObject[] }> {
+export async function* lsCommand(c: RpcComponents, principal: Principal, args: RpcArgs, signal: AbortSignal): AsyncGenerator<string> {
   const paths = args.argList('ipfs-path')
   const streaming = args.bool('stream', false)
-  const objects: LsObject[] = []
-  for (const arg of paths) {
+  if (!streaming) yield '{"Objects":['
+  for (const [index, arg] of paths.entries()) {
     const { path } = await resolveReadable(c, principal, arg)
     const entry = await stat(c.repo.blocks, path, { signal })
-    const object: LsObject = { Hash: arg, Links: [] }
+    const hash = JSON.stringify(arg)
+    if (!streaming) yield `${index > 0 ? ',' : ''}{"Hash":${hash},"Links":[`
+    let first = true
     if (entry.type === 'directory') {
       for await (const child of ls(c.repo.blocks, path, { signal })) {
-        const type = kuboType(child)
-        const link: LsLink = { Name: child.name, Hash: child.cid.toString(), Size: type === 1 ? 0 : Number(child.size), Type: type, Target: '' }
-        if (streaming) yield { Objects: [{ Hash: arg, Links: [link] }] }
-        else object.Links.push(link)
+        const link = JSON.stringify(lsLink(child))
+        yield streaming ? `{"Objects":[{"Hash":${hash},"Links":[${link}]}]}\n` : `${first ? '' : ','}${link}`
+        first = false
       }
+    } else if (streaming) {
+      yield `{"Objects":[{"Hash":${hash},"Links":[]}]}\n`
     }
-    if (!streaming) objects.push(object)
-    else if (entry.type !== 'directory') yield { Objects: [object] }
+    if (!streaming) yield ']}'
   }
-  if (!streaming) yield { Objects: objects }
+  if (!streaming) yield ']}\n'
+}
+
+function lsLink(child: DagEntry): LsLink {
+  const type = kuboType(child)
+  return { Name: child.name, Hash: child.cid.toString(), Size: type === 1 ? 0 : Number(child.size), Type: type, Target: '' }
 }

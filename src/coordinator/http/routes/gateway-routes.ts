@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import { authorizeShare } from '../../../cluster/index.ts'
 import { createGatewayHandler, toWebRequest, writeWebResponse } from '../../../transfer/index.ts'
 import type { Principal } from '../../auth/principal.ts'
 import type { CoordinatorComponents } from '../../components.ts'
+import { TooManyHeavyReadsError } from '../../limits/index.ts'
 
 /**
  * `GET|HEAD /ipfs/{cid}[/{path}]` on the origin repository: the trustless and path
@@ -17,7 +18,7 @@ import type { CoordinatorComponents } from '../../components.ts'
  * form is redirected to `<cid>.ipfs.<host>`.
  */
 export function gatewayRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { config, registry, repo, tokens, cluster, gatewayOrigin } = components
+  const { config, registry, repo, tokens, cluster, gatewayOrigin, heavyReads } = components
   const options = {
     source: repo.blocks,
     authorize: config.gateway.access === 'public' ? undefined : (request: Request, cid: CID, segments: readonly string[]) => authorizeReader(request, cid, segments),
@@ -62,6 +63,27 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
     return shareError(403, 'ERR_FORBIDDEN', 'this content is no longer shared by its account')
   }
 
+  /**
+   * A slot of the reader's heavy-read budget, held until the response is written: the
+   * account of a valid token, the address otherwise; storage nodes (peer tokens) are not
+   * limited (replication). Throws ERR_TOO_MANY_HEAVY_READS (429) when none is free.
+   */
+  async function acquireHeavyRead(request: FastifyRequest): Promise<(() => void) | undefined> {
+    const key = await readerKey(request)
+    if (key === undefined) return undefined
+    const release = heavyReads.tryAcquire(key)
+    if (release === undefined) throw new TooManyHeavyReadsError(heavyReads.max)
+    return release
+  }
+
+  async function readerKey(request: FastifyRequest): Promise<string | undefined> {
+    const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
+    if (token === undefined) return `ip:${request.ip}`
+    const principal = await tokens.verify(token).catch(() => undefined)
+    if (principal !== undefined) return `account:${principal.accountId}`
+    return (await cluster.verifyPeer(token).catch(() => undefined)) === undefined ? `ip:${request.ip}` : undefined
+  }
+
   app.route({
     method: ['GET', 'HEAD'],
     url: '/ipfs/*',
@@ -69,17 +91,35 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
     handler: async (request, reply) => {
       const redirect = gatewayOrigin.subdomainRedirect(request.raw)
       if (redirect !== undefined) return reply.code(301).header('location', redirect).send()
+      const release = isHeavyRead(request) ? await acquireHeavyRead(request) : undefined
       reply.hijack()
-      const aborter = new AbortController()
-      reply.raw.once('close', () => aborter.abort())
-      const handler = gatewayOrigin.isPortalOrigin(request.raw) ? portalHandler : gatewayHandler
-      const response = await handler(toWebRequest(request.raw, aborter.signal))
-      // content behind a token or share link must not be kept by shared caches, which
-      // would then serve it to anyone (and past a link's expiry)
-      if (config.gateway.access !== 'public') privateCaching(response.headers)
-      await writeWebResponse(response, reply.raw, request.method === 'HEAD')
+      try {
+        const aborter = new AbortController()
+        reply.raw.once('close', () => aborter.abort())
+        const handler = gatewayOrigin.isPortalOrigin(request.raw) ? portalHandler : gatewayHandler
+        const response = await handler(toWebRequest(request.raw, aborter.signal))
+        // content behind a token or share link must not be kept by shared caches, which
+        // would then serve it to anyone (and past a link's expiry)
+        if (config.gateway.access !== 'public') privateCaching(response.headers)
+        await writeWebResponse(response, reply.raw, request.method === 'HEAD')
+      } finally {
+        release?.()
+      }
     },
   })
+}
+
+/**
+ * Requests that may walk a whole directory or DAG: a directory URL (its listing), a CAR or
+ * a tar. Decided from the URL alone, before any block is read; HEAD only reads the root.
+ */
+function isHeavyRead(request: FastifyRequest): boolean {
+  if (request.method === 'HEAD') return false
+  const url = new URL(request.url, 'http://gateway')
+  const format = url.searchParams.get('format')
+  if (format === 'car' || format === 'tar') return true
+  if (/application\/(vnd\.ipld\.car|x-tar)/i.test(request.headers.accept ?? '')) return true
+  return url.pathname.endsWith('/')
 }
 
 /** A CID as it may have been registered: as given, and its v0/v1 twins. */

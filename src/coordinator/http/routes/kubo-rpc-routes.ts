@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Principal, Scope } from '../../auth/principal.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { abortOnClose } from '../../files/download-meter.ts'
+import { type ConcurrencyLimiter, TooManyHeavyReadsError } from '../../limits/index.ts'
 import { receiveAdd, runAdd } from '../../kubo-rpc/rpc-add.ts'
 import { blockGet, blockPut, blockStat, dagExport, dagImport } from '../../kubo-rpc/rpc-blocks.ts'
 import { catCommand, getCommand, lsCommand } from '../../kubo-rpc/rpc-content.ts'
@@ -24,6 +25,8 @@ interface Invocation {
 
 interface Command {
   scope: Scope
+  /** Walks a whole directory or DAG: holds one of the account's heavy-read slots while it answers. */
+  heavy?: true
   run(call: Invocation): Promise<unknown>
 }
 
@@ -60,13 +63,15 @@ const COMMANDS: Record<string, Command> = {
   },
   get: {
     scope: 'read',
+    heavy: true,
     async run(call) {
       return sendBytes(call, 'application/x-tar', await getCommand(call.c, call.principal, call.args, abortOnClose(call.reply)))
     },
   },
   ls: {
     scope: 'read',
-    run: (call) => sendStream(call.reply, JSON_HEADERS, ndjson(lsCommand(call.c, call.principal, call.args, abortOnClose(call.reply)))),
+    heavy: true,
+    run: (call) => sendStream(call.reply, JSON_HEADERS, lsCommand(call.c, call.principal, call.args, abortOnClose(call.reply))),
   },
   'pin/add': { scope: 'write', run: async (call) => sendJson(call, await pinAdd(call.c, call.principal, call.args)) },
   'pin/rm': { scope: 'write', run: async (call) => sendJson(call, await pinRm(call.c, call.principal, call.args)) },
@@ -100,6 +105,7 @@ const COMMANDS: Record<string, Command> = {
   },
   'dag/export': {
     scope: 'read',
+    heavy: true,
     async run(call) {
       return sendBytes(call, 'application/vnd.ipld.car', await dagExport(call.c, call.principal, call.args))
     },
@@ -124,6 +130,13 @@ const COMMANDS: Record<string, Command> = {
 }
 
 const PREFIX = '/api/v0/'
+
+/** Takes one of the account's heavy-read slots until the response is closed, or throws 429. */
+function holdHeavyRead(limiter: ConcurrencyLimiter, accountId: string, reply: FastifyReply): void {
+  const release = limiter.tryAcquire(`account:${accountId}`)
+  if (release === undefined) throw new TooManyHeavyReadsError(limiter.max)
+  reply.raw.once('close', release)
+}
 
 /**
  * The Kubo RPC subset under `/api/v0` (see docs/kubo-rpc.md): POST only (GET answers 405,
@@ -157,6 +170,7 @@ export async function kuboRpcRoutes(app: FastifyInstance, components: Coordinato
           return reply.code(405).header('allow', 'POST').type('text/plain; charset=utf-8').send('405 - Method Not Allowed\n')
         }
         const principal = await components.authenticate(request, command.scope)
+        if (command.heavy) holdHeavyRead(components.heavyReads, principal.accountId, reply)
         const call: Invocation = { c: components, principal, args: new RpcArgs(request), request, reply }
         return command.run(call)
       },
