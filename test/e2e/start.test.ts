@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -119,6 +119,20 @@ describe('pinfold start: coordinator and an embedded storage node in one process
     const missing = await cli(['nodes', 'show', 'no-such-node'])
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /no storage node no-such-node/)
+
+    // the embedded node's drop folder feeds the admin account without any assignment step
+    await mkdir(join(dataDir, 'node', 'incoming'), { recursive: true })
+    await writeFile(join(dataDir, 'node', 'incoming', 'dropped.txt'), 'dropped into the embedded node')
+    const dropped = await until(
+      async () => {
+        const response = await fetch(`${url}/api/v1/entries?path=${encodeURIComponent('/Library/incoming/dropped.txt')}`, { headers: auth })
+        return response.ok ? ((await response.json()) as { cid: string }) : undefined
+      },
+      20_000,
+      () => `the dropped file registered for the admin\n${output}`,
+    )
+    const content = await fetch(`${url}/ipfs/${dropped.cid}`, { headers: auth })
+    assert.equal(await content.text(), 'dropped into the embedded node')
 
     child.kill('SIGTERM')
     assert.equal(await exited, 0, output)

@@ -79,7 +79,13 @@ describe('storage node end to end (pinfold serve + pinfold node)', { timeout: 60
     assert.ok(status.allocations?.some((a) => a.nodeId === nodeId && a.status === 'pinned'))
   })
 
-  it('ingests a dropped file into indexed/ under the same path', async () => {
+  it('ingests a dropped file into indexed/ under the same path, once an admin assigned the node an account', async () => {
+    const assigned = await fetch(`${coordinator.url}/api/v1/nodes/${node.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ ingestAccount: coordinator.admin.email }),
+    })
+    assert.equal(assigned.status, 200, await assigned.clone().text())
     await mkdir(join(nodeDir, 'incoming', 'drop'), { recursive: true })
     await writeFile(join(nodeDir, 'incoming', 'drop', 'f.txt'), 'dropped')
     await until(
@@ -87,7 +93,7 @@ describe('storage node end to end (pinfold serve + pinfold node)', { timeout: 60
       10_000,
       `file in indexed/\n${node.output()}`,
     )
-    // registered for the admin account at /Library/incoming/<relative path>, held by the ingesting node
+    // registered for the assigned account at /Library/incoming/<relative path>, held by the ingesting node
     const auth = { authorization: `Bearer ${token}` }
     const entry = await until(
       async () => {

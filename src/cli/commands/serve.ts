@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import type { CoordinatorConfig } from '../../coordinator/config/config-schema.ts'
+import type { RunningCoordinator } from '../../coordinator/main.ts'
 import { loadCoordinatorConfig } from '../../coordinator/config/load-config.ts'
 import { redactConfig } from '../../coordinator/config/redact-config.ts'
 import type { CliContext } from '../cli-context.ts'
@@ -65,7 +66,10 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { emb
   installCrashGuard({ logLevel: config.logLevel, onFault: (kind) => running.components.metrics.processFaults.inc({ kind }) })
   let node: Awaited<ReturnType<typeof startEmbeddedNode>> | undefined
   try {
-    if (options.embeddedNode) node = await startEmbeddedNode(config, running.url, running.clusterSecret, ctx)
+    if (options.embeddedNode) {
+      node = await startEmbeddedNode(config, running.url, running.clusterSecret, ctx)
+      void assignEmbeddedIngest(running, node.nodeId, config.admin.email)
+    }
   } catch (error) {
     await running.close()
     throw error
@@ -102,6 +106,26 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { emb
  * when the coordinator listens on every address or on loopback, its own host otherwise),
  * repo `<dataDir>/node`, peer gateway on 127.0.0.1 with a free port.
  */
+/**
+ * The embedded node runs in this very process, so its drop folder feeds the admin account
+ * without an admin's `PATCH /api/v1/nodes/{id}` (required for every remote node). Its
+ * registry record appears once it has joined, which happens just after start.
+ */
+async function assignEmbeddedIngest(running: RunningCoordinator, nodeId: string, adminEmail: string): Promise<void> {
+  const { registry, cluster, logger } = running.components
+  const deadline = Date.now() + 60_000
+  while (Date.now() < deadline) {
+    const admin = await registry.accounts.getByEmail(adminEmail).catch(() => undefined)
+    const joined = await registry.nodes.get(nodeId).catch(() => undefined)
+    if (admin && joined) {
+      if (joined.ingestAccountId === null) await cluster.setIngestAccount(nodeId, admin.id)
+      return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  logger.warn({ nodeId }, 'the embedded node did not join within 60 s: its drop folder has no ingest account')
+}
+
 async function startEmbeddedNode(config: CoordinatorConfig, coordinatorUrl: string, secret: string, ctx: CliContext) {
   const { resolveNodeConfig, startNode } = await import('../../node/index.ts')
   const url = new URL(coordinatorUrl)
