@@ -10,6 +10,8 @@ import { Entries } from './entries.ts'
 import { Nodes } from './nodes.ts'
 import { PinRequests } from './pin-requests.ts'
 import { Pins } from './pins.ts'
+import { Replicas } from './replicas.ts'
+import { SharedSecrets } from './shared-secrets.ts'
 import { Uploads } from './uploads.ts'
 import { Usage } from './usage.ts'
 
@@ -27,6 +29,8 @@ export interface OpenRegistryOptions {
    * fail at once).
    */
   waitForDatabaseMs?: number
+  /** The coordinator replica opening it: recorded as the owner of the uploads it creates. */
+  replicaId?: string
 }
 
 /**
@@ -45,6 +49,10 @@ export interface Registry {
   readonly usage: Usage
   readonly nodes: Nodes
   readonly allocations: Allocations
+  /** Secrets shared by every coordinator replica on this database. */
+  readonly secrets: SharedSecrets
+  /** Coordinator replicas on this database and their leases. */
+  readonly replicas: Replicas
   /** The underlying Kysely instance (for tests and diagnostics, not for application queries). */
   readonly db: Db
   /** Runs a trivial query; rejects when the database is unreachable (readiness checks). */
@@ -60,7 +68,7 @@ export interface Registry {
 export async function openRegistry(url: string, options: OpenRegistryOptions = {}): Promise<Registry> {
   const ctx: RegistryContext = openDb(url, options)
   const logger = options.logger?.child({ component: 'registry' })
-  const c: RegistryContext = { ...ctx, logger }
+  const c: RegistryContext = { ...ctx, logger, replicaId: options.replicaId }
   try {
     await migrateWhenReachable(c, options.waitForDatabaseMs ?? 0)
   } catch (err) {
@@ -79,6 +87,8 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     usage: new Usage(c),
     nodes: new Nodes(c),
     allocations: new Allocations(c),
+    secrets: new SharedSecrets(c),
+    replicas: new Replicas(c),
     db: c.db,
     async ping() {
       await sql`select 1`.execute(c.db)
