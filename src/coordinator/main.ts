@@ -102,6 +102,8 @@ export async function startCoordinator(
     const uploadsLog = logger.child({ component: 'coordinator:uploads' })
     // uploads of a replica that died while receiving them are failed once its lease expires
     await lease.start(() => failOrphanedUploads(registry, uploads, uploadsLog))
+    // SQLite has one coordinator (the origin repo's lock): whatever leases remain are a crashed predecessor's
+    if (registry.dialect === 'sqlite') await registry.replicas.removeOthers(replicaId)
     await recoverUploads(registry, uploads, uploadsLog)
     opened.push(uploads)
     const cluster = new ClusterService({

@@ -28,6 +28,11 @@ export class Replicas {
     return rows.map((r) => r.id)
   }
 
+  /** Removes every replica but `id`: for a registry only one process uses (SQLite), whose predecessors are dead. */
+  async removeOthers(id: string): Promise<void> {
+    await this.#ctx.db.deleteFrom('coordinator_replicas').where('id', '!=', id).execute()
+  }
+
   /** Removes replica `id` (a clean stop) and replicas whose lease expired over a day ago. */
   async remove(id: string): Promise<void> {
     await this.#ctx.db
