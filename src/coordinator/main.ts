@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -11,7 +12,7 @@ import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import { readSecretFile } from '../cluster/index.ts'
-import { ClusterService, createIngestVerifier, loadOrCreateCoordinatorKey, resolveClusterSecret } from './cluster/index.ts'
+import { ClusterService, createIngestVerifier, type LeaderElection, postgresLeaderElection, soleLeader } from './cluster/index.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { InvalidConfigError } from './config/load-config.ts'
@@ -22,9 +23,10 @@ import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { closeAppWithDrain } from './http/close-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { OriginRepairer } from './repair/index.ts'
-import { resolveTokenSecret } from './token-secret.ts'
 import { createConcurrencyLimiter } from './limits/index.ts'
-import { recoverUploads } from './uploads/recover-uploads.ts'
+import { createReplicaLease } from './replica-lease.ts'
+import { resolveCoordinatorSecrets } from './shared-secrets.ts'
+import { failOrphanedUploads, recoverUploads } from './uploads/recover-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
 import { createUsageMeter } from './usage/index.ts'
 
@@ -60,12 +62,19 @@ export async function startCoordinator(
   const opened: { close(): Promise<void> }[] = []
   try {
     const metrics = createCoordinatorMetrics()
-    const registry = await openRegistry(config.db ?? `sqlite:${join(dataDir, 'registry.sqlite')}`, {
+    const replicaId = randomUUID()
+    const registryUrl = config.db ?? `sqlite:${join(dataDir, 'registry.sqlite')}`
+    const registry = await openRegistry(registryUrl, {
       logger: logger.child({ component: 'coordinator:registry' }),
       onQuery: (durationMs) => metrics.registryQueries.observe(durationMs / 1000),
       waitForDatabaseMs: config.dbStartTimeoutSeconds * 1000,
+      replicaId,
     })
     opened.push(registry)
+    const lease = createReplicaLease(registry, replicaId, logger.child({ component: 'coordinator:replica' }))
+    opened.push(lease)
+    const leadership = electLeader(registry, registryUrl, logger)
+    opened.push(leadership)
     // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
     let originRepair: OriginRepairer | undefined
     let selfUrl: string | undefined
@@ -76,11 +85,16 @@ export async function startCoordinator(
       cacheSeconds: config.auth.revocationCheckSeconds,
       logger: logger.child({ component: 'coordinator:auth' }),
     })
-    const tokens = createTokenService({
-      secret: await resolveTokenSecret(config.auth.tokenSecret ?? fromFile(config.auth.tokenSecretFile, 'auth.tokenSecret', 32), dataDir),
-      ttlSeconds: config.auth.tokenTtlSeconds,
-      revocations,
-    })
+    const secrets = await resolveCoordinatorSecrets(
+      registry,
+      {
+        tokenSecret: config.auth.tokenSecret ?? fromFile(config.auth.tokenSecretFile, 'auth.tokenSecret', 32),
+        clusterSecret: config.cluster.secret ?? fromFile(config.cluster.secretFile, 'cluster.secret', 16),
+      },
+      dataDir,
+    )
+    const clusterSecret = secrets.clusterSecret
+    const tokens = createTokenService({ secret: secrets.tokenSecret, ttlSeconds: config.auth.tokenTtlSeconds, revocations })
     const events = createEventHub()
     opened.push(events)
     const uploads = createUploadService({
@@ -93,14 +107,18 @@ export async function startCoordinator(
       uploadsDir: join(dataDir, 'uploads'),
       pin: { replicationMin: config.cluster.defaultReplicationMin, replicationMax: config.cluster.defaultReplicationMax },
     })
-    await recoverUploads(registry, uploads, logger.child({ component: 'coordinator:uploads' }))
+    const uploadsLog = logger.child({ component: 'coordinator:uploads' })
+    // uploads of a replica that died while receiving them are failed once its lease expires
+    await lease.start(() => failOrphanedUploads(registry, uploads, uploadsLog))
+    // SQLite has one coordinator (the origin repo's lock): whatever leases remain are a crashed predecessor's
+    if (registry.dialect === 'sqlite') await registry.replicas.removeOthers(replicaId)
+    await recoverUploads(registry, uploads, uploadsLog)
     opened.push(uploads)
-    const clusterSecret = await resolveClusterSecret(config.cluster.secret ?? fromFile(config.cluster.secretFile, 'cluster.secret', 16), dataDir)
     const cluster = new ClusterService({
       registry,
       logger: logger.child({ component: 'coordinator:cluster' }),
       secret: clusterSecret.secret,
-      coordinatorKey: await loadOrCreateCoordinatorKey(dataDir),
+      coordinatorKey: secrets.coordinatorKey,
       nodeDownAfterSeconds: config.cluster.nodeDownAfterSeconds,
       reallocateAfterSeconds: config.cluster.reallocateAfterSeconds,
       syncSchedule: config.cluster.syncSchedule,
@@ -111,6 +129,7 @@ export async function startCoordinator(
       defaultReplication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
       verifyIngest: createIngestVerifier(repo),
       events,
+      isLeader: () => leadership.isLeader,
     })
     opened.push(cluster)
     originRepair = new OriginRepairer({
@@ -167,6 +186,7 @@ export async function startCoordinator(
     components.usage.start()
     selfUrl = config.publicUrl ?? url
     cluster.setBaseUrl(selfUrl)
+    leadership.start()
     cluster.start()
     originRepair.start()
     return {
@@ -206,7 +226,14 @@ function registerStateGauges({
   const nodesWith = async (status: string) => (await cluster.listNodes()).filter((n) => n.status === status).length
   metrics.gauge('pinfold_storage_nodes_online', 'storage nodes reporting', () => nodesWith('online'))
   metrics.gauge('pinfold_storage_nodes_down', 'storage nodes silent past cluster.nodeDownAfterSeconds (not revoked)', () => nodesWith('down'))
+  metrics.gauge('pinfold_coordinator_leader', '1 while this replica runs placement and reconcile passes (one per registry)', () => (cluster.leader ? 1 : 0))
   metrics.gauge('pinfold_pins_under_replicated', 'pins below their minimum copies (as of the last reconcile pass)', () => cluster.underReplicated().length)
+}
+
+/** One replica at a time runs the cluster-wide passes: with PostgreSQL the holder of an advisory lock. */
+function electLeader(registry: Registry, url: string, logger: Logger): LeaderElection {
+  if (registry.dialect === 'sqlite') return soleLeader()
+  return postgresLeaderElection(url, { logger: logger.child({ component: 'coordinator:leader' }) })
 }
 
 /** A secret configured as a file name (`…SecretFile`), read at start. */

@@ -12,8 +12,8 @@ export interface StoragePathSpec {
 
 /** A storage node's validated configuration. */
 export interface NodeConfig {
-  /** The coordinator's URL (`http(s)://…` or `ws(s)://…`). */
-  join: string
+  /** The coordinator replicas' URLs (`http(s)://…` or `ws(s)://…`), tried in turn; at least one. */
+  join: string[]
   /** The cluster secret (≥ 16 characters). */
   secret: string
   /** Absolute repo directory. */
@@ -49,7 +49,8 @@ export const MIN_SECRET_LENGTH = 16
 
 /** Raw option values as the CLI (or a test) gives them. */
 export interface NodeConfigInput {
-  join?: string
+  /** One URL, several separated by commas, or a list of either (`--join` repeated). */
+  join?: string | string[]
   secret?: string
   secretFile?: string
   repo?: string
@@ -131,22 +132,29 @@ function positive(input: string | undefined, fallback: number, what: string): nu
   return n
 }
 
+/** `--join` values → the coordinator URLs, each checked; duplicates dropped. */
+function joinUrls(input: string | string[] | undefined): string[] {
+  const urls = [...new Set((typeof input === 'string' ? [input] : (input ?? [])).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean))]
+  if (urls.length === 0) throw bad('--join URL is required (the coordinator, e.g. http://10.0.0.1:8080; repeat it or separate with commas for several replicas)')
+  for (const url of urls) {
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      throw bad(`invalid --join ${JSON.stringify(url)}: expected a URL such as http://10.0.0.1:8080`)
+    }
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(parsed.protocol)) throw bad(`invalid --join ${JSON.stringify(url)}: use http(s):// or ws(s)://`)
+  }
+  return urls
+}
+
 /**
  * Validates raw options into a {@link NodeConfig}; throws `InvalidOptionError` (a user error
  * with a one-line message) on the first problem. The secret may come from
  * `PINFOLD_CLUSTER_SECRET` (`env`) when not given.
  */
 export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): NodeConfig {
-  if (input.join === undefined || input.join === '') throw bad('--join URL is required (the coordinator, e.g. http://10.0.0.1:8080)')
-  let joinUrl: URL
-  try {
-    joinUrl = new URL(input.join)
-  } catch {
-    throw bad(`invalid --join ${JSON.stringify(input.join)}: expected a URL such as http://10.0.0.1:8080`)
-  }
-  if (!['http:', 'https:', 'ws:', 'wss:'].includes(joinUrl.protocol)) {
-    throw bad(`invalid --join ${JSON.stringify(input.join)}: use http(s):// or ws(s)://`)
-  }
+  const join = joinUrls(input.join)
   const secret = clusterSecretFrom(input, env)
   if (secret === undefined || secret === '') {
     throw bad('the cluster secret is required: --secret-file FILE, PINFOLD_CLUSTER_SECRET_FILE, PINFOLD_CLUSTER_SECRET or --secret S')
@@ -175,7 +183,7 @@ export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv
     throw bad(`invalid --gateway-access ${JSON.stringify(gatewayAccess)}: expected peer or public`)
   }
   const config: NodeConfig = {
-    join: input.join,
+    join,
     gatewayAccess,
     secret,
     repo: resolve(cwd, input.repo ?? 'pinfold-node'),

@@ -98,12 +98,12 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const statusOutbox = new StatusOutbox({ store: state, send: (message) => control.send(message) })
     closers.push(() => statusOutbox.stop())
     const limiter = config.bandwidth === undefined ? undefined : createBandwidthLimiter(config.bandwidth)
-    const coordinatorUrl = coordinatorBaseUrl(config.join)
+    const coordinatorUrls = config.join.map(coordinatorBaseUrl)
     const worker = createRepoWorker({
       repo,
       fetchDag: options.fetchDag ?? fetchDag,
       locate: (cid) => control.locate(cid),
-      fallbackSources: () => [coordinatorUrl],
+      fallbackSources: () => coordinatorUrls,
       peerToken: () => control.peerToken,
       selfUrl: gatewayUrl,
       ...(limiter ? { limiter } : {}),
@@ -155,7 +155,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     closers.push(() => dropFolder.stop())
 
     const control: ControlClient = new ControlClient({
-      url: config.join,
+      urls: config.join,
       secret: config.secret,
       identity,
       name: config.name || identity.id,

@@ -12,6 +12,7 @@ import { migration0003 } from './migrations/0003-entries-newest-version.ts'
 import { migration0004 } from './migrations/0004-node-ingest-account.ts'
 import { migration0005 } from './migrations/0005-token-revocation.ts'
 import { createPostgresPool, isRegistryUnavailable } from './postgres-pool.ts'
+import { migration0006 } from './migrations/0006-coordinator-replicas.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -25,6 +26,8 @@ export interface RegistryContext {
   readonly db: Db
   readonly dialect: DialectName
   readonly logger?: Logger
+  /** The coordinator replica using this registry (recorded as the owner of the uploads it creates). */
+  readonly replicaId?: string
 }
 
 /** Ordered migrations; names sort lexically and are never renamed once released. */
@@ -35,6 +38,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0003-entries-newest-version': migration0003(),
     '0004-node-ingest-account': migration0004(),
     '0005-token-revocation': migration0005(),
+    '0006-coordinator-replicas': migration0006(),
   }
 }
 

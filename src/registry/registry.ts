@@ -11,6 +11,8 @@ import { Nodes } from './nodes.ts'
 import { PinRequests } from './pin-requests.ts'
 import { Pins } from './pins.ts'
 import { TokenRevocations } from './token-revocations.ts'
+import { Replicas } from './replicas.ts'
+import { SharedSecrets } from './shared-secrets.ts'
 import { Uploads } from './uploads.ts'
 import { Usage } from './usage.ts'
 
@@ -28,6 +30,8 @@ export interface OpenRegistryOptions {
    * fail at once).
    */
   waitForDatabaseMs?: number
+  /** The coordinator replica opening it: recorded as the owner of the uploads it creates. */
+  replicaId?: string
 }
 
 /**
@@ -47,6 +51,10 @@ export interface Registry {
   readonly nodes: Nodes
   readonly allocations: Allocations
   readonly tokenRevocations: TokenRevocations
+  /** Secrets shared by every coordinator replica on this database. */
+  readonly secrets: SharedSecrets
+  /** Coordinator replicas on this database and their leases. */
+  readonly replicas: Replicas
   /** The underlying Kysely instance (for tests and diagnostics, not for application queries). */
   readonly db: Db
   /** Runs a trivial query; rejects when the database is unreachable (readiness checks). */
@@ -62,7 +70,7 @@ export interface Registry {
 export async function openRegistry(url: string, options: OpenRegistryOptions = {}): Promise<Registry> {
   const ctx: RegistryContext = openDb(url, options)
   const logger = options.logger?.child({ component: 'registry' })
-  const c: RegistryContext = { ...ctx, logger }
+  const c: RegistryContext = { ...ctx, logger, replicaId: options.replicaId }
   try {
     await migrateWhenReachable(c, options.waitForDatabaseMs ?? 0)
   } catch (err) {
@@ -82,6 +90,8 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     nodes: new Nodes(c),
     allocations: new Allocations(c),
     tokenRevocations: new TokenRevocations(c),
+    secrets: new SharedSecrets(c),
+    replicas: new Replicas(c),
     db: c.db,
     async ping() {
       await sql`select 1`.execute(c.db)

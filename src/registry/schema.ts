@@ -90,6 +90,8 @@ export interface UploadsTable {
   cid: string | null
   created_at: number
   updated_at: number
+  /** Added by 0006: the coordinator replica receiving the upload (null: before 0006). */
+  owner_id: Generated<string | null>
 }
 
 export interface UsageRecordsTable {
@@ -147,6 +149,19 @@ export interface RevokedTokensTable {
   expires_at: number
 }
 
+export interface CoordinatorSecretsTable {
+  name: string
+  value: string
+  created_at: number
+}
+
+export interface CoordinatorReplicasTable {
+  id: string
+  url: string | null
+  started_at: number
+  lease_expires_at: number
+}
+
 export interface RegistrySchema {
   accounts: AccountsTable
   api_keys: ApiKeysTable
@@ -160,4 +175,6 @@ export interface RegistrySchema {
   allocations: AllocationsTable
   changes: ChangesTable
   revoked_tokens: RevokedTokensTable
+  coordinator_secrets: CoordinatorSecretsTable
+  coordinator_replicas: CoordinatorReplicasTable
 }

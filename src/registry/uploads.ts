@@ -67,6 +67,7 @@ export class Uploads {
       cid: null,
       created_at: t,
       updated_at: t,
+      owner_id: this.#ctx.replicaId ?? null,
     }
     await this.#ctx.db.insertInto('uploads').values(row).execute()
     return toUpload(row)
@@ -152,12 +153,17 @@ export class Uploads {
     return Number(r?.n ?? 0)
   }
 
-  /** Admin/recovery: every upload not yet done or failed (e.g. to fail them after a crash). */
-  async listUnfinished(): Promise<Upload[]> {
+  /**
+   * Admin/recovery: every upload not yet done or failed (e.g. to fail them after a crash),
+   * except those owned by `exceptOwners` (live replicas, still receiving them).
+   */
+  async listUnfinished(options: { exceptOwners?: string[] } = {}): Promise<Upload[]> {
+    const owners = options.exceptOwners ?? []
     const rows = await this.#ctx.db
       .selectFrom('uploads')
       .selectAll()
       .where('status', 'not in', [...TERMINAL])
+      .$if(owners.length > 0, (q) => q.where((eb) => eb.or([eb('owner_id', 'is', null), eb('owner_id', 'not in', owners)])))
       .orderBy('created_at')
       .execute()
     return rows.map(toUpload)

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { issuePeerToken } from '../../src/cluster/index.ts'
-import { loadOrCreateCoordinatorKey } from '../../src/coordinator/cluster/index.ts'
+import { coordinatorKeyFromPem } from '../../src/coordinator/cluster/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { deepDirectory, deepFile, type HostileDag, importHostileDag, putHostileDag, smallHostileDags } from '../helpers/hostile-dags.ts'
 import { killAll, type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
@@ -98,7 +100,7 @@ describe('crafted blocks against real processes: never a crash, never a truncate
   })
 
   it("a node's gateway survives the same DAGs once it holds them", async () => {
-    const key = await loadOrCreateCoordinatorKey(coordinator.dataDir)
+    const key = coordinatorKeyFromPem(await readFile(join(coordinator.dataDir, 'coordinator-key.pem'), 'utf8'))
     const peer = (await issuePeerToken(key.privateKey, 'pftest', 300)).token
     const nodeRead = (cid: string) => fetch(`${node.gatewayUrl}/ipfs/${cid}`, { headers: { authorization: `Bearer ${peer}` } })
     for (const dag of dags) {

@@ -150,7 +150,7 @@ describe('control client', () => {
       }
     }
     const client = new ControlClient({
-      url: fake.url,
+      urls: [fake.url],
       secret: SECRET,
       identity,
       name: 'n1',
@@ -225,7 +225,7 @@ describe('control client', () => {
     // a restarted node (new client, same state file) joins with the persisted cursor
     const reopened = new QueueStore(join(dir, 'state-a.sqlite'))
     const again = new ControlClient({
-      url: fake.url,
+      urls: [fake.url],
       secret: SECRET,
       identity,
       name: 'n1',
@@ -249,7 +249,7 @@ describe('control client', () => {
     const identity = await loadOrCreateNodeIdentity(tmp())
     const applied: ChangeEntry[] = []
     const client = new ControlClient({
-      url: forger.url,
+      urls: [forger.url],
       secret: SECRET,
       identity,
       name: 'n2',
@@ -279,7 +279,7 @@ describe('control client', () => {
   it('is refused with a wrong cluster secret', async () => {
     const identity = await loadOrCreateNodeIdentity(tmp())
     const client = new ControlClient({
-      url: fake.url,
+      urls: [fake.url],
       secret: 'not-the-cluster-secret',
       identity,
       name: 'n3',
@@ -342,7 +342,7 @@ describe('control client', () => {
       }
       fake.onWelcomed = (session) => session.socket.send(JSON.stringify({ type: 'sync-request', reason: 'on connect' }))
       client = new ControlClient({
-        url: fake.url,
+        urls: [fake.url],
         secret: SECRET,
         identity,
         name: 'n4',

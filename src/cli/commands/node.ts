@@ -11,7 +11,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
   program
     .command('node')
     .description('run a storage node that joins a coordinator')
-    .option('--join <url>', 'coordinator URL, e.g. http://10.0.0.1:8080')
+    .option('--join <url>', 'coordinator URL, e.g. http://10.0.0.1:8080; repeatable or comma-separated (replicas, tried in turn)', collect)
     .option('--secret <secret>', 'cluster secret (visible in ps: prefer --secret-file or $PINFOLD_CLUSTER_SECRET)')
     .option('--secret-file <file>', 'file holding the cluster secret (default: $PINFOLD_CLUSTER_SECRET_FILE)')
     .option('--repo <dir>', 'node repository directory (default ./pinfold-node)')
@@ -39,7 +39,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
       const node = await startNode(config)
       installCrashGuard({ logLevel: config.logLevel })
       // printed last: scripts and tests wait for this line
-      ctx.print(`Pinfold node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl}, joining ${config.join}`)
+      ctx.print(`Pinfold node ${node.nodeId} serving /ipfs/ on ${node.gatewayUrl}, joining ${config.join.join(',')}`)
       await waitForStopSignal()
       await node.close()
     })

@@ -86,7 +86,7 @@ async function runCoordinator(flags: ServeFlags, ctx: CliContext, options: { emb
     ctx.print('')
   }
   if (running.generatedClusterSecret) {
-    ctx.print('First start: a cluster secret was generated (stored in the data directory as cluster-secret).')
+    ctx.print('First start: a cluster secret was generated (stored in the registry: every coordinator on it shares it).')
     ctx.print(`  storage nodes join with: pinfold node --join ${running.url} --secret ${running.generatedClusterSecret}`)
     ctx.print('')
   }

@@ -34,6 +34,11 @@ export interface ClusterOptions {
   maxAttempts?: number
   /** Where node-reported pin status changes are published (to the CID's accounts and admins). */
   events?: EventHub
+  /**
+   * Whether this replica runs the cluster-wide passes (placement, reconcile, marking silent
+   * nodes down); one replica at a time does (leader-election.ts). Always, when absent.
+   */
+  isLeader?: () => boolean
 }
 
 /** A node as the nodes API shows it. */
@@ -136,6 +141,7 @@ export class ClusterService {
   #lastFullPass = 0
   #lastSeq = 0
   #closed = false
+  #wasLeader = false
   #tickChain: Promise<void> = Promise.resolve()
   readonly #syncQueue: { nodeId: string; reason: string }[] = []
   readonly #syncRunning = new Map<string, { done: () => void; timer: NodeJS.Timeout }>()
@@ -472,10 +478,19 @@ export class ClusterService {
     return { replicationMin: min, replicationMax: max }
   }
 
-  /** Reconciles one pin now, in the tick chain (never beside a pass). */
+  #leader(): boolean {
+    return this.#options.isLeader?.() ?? true
+  }
+
+  /** Whether this replica runs the cluster-wide passes now (`/readyz`, a gauge). */
+  get leader(): boolean {
+    return this.#leader()
+  }
+
+  /** Reconciles one pin now, in the tick chain (never beside a pass); the leader's next full pass does it elsewhere. */
   #reconcileOne(cid: string): Promise<void> {
     const run = this.#tickChain.then(async () => {
-      if (this.#closed) return
+      if (this.#closed || !this.#leader()) return
       const pin = await this.#registry.pins.get(cid)
       if (pin) await this.#reconcilePin(pin, await this.#fleetSnapshot())
     })
@@ -658,8 +673,13 @@ export class ClusterService {
   async #tickOnce(): Promise<void> {
     if (this.#closed) return
     try {
-      await this.#refreshFleet()
+      const leader = this.#leader()
+      // a new leader knows nothing of the passes before it: it starts with a full one
+      if (leader && !this.#wasLeader) this.#wantFullPass('became leader')
+      this.#wasLeader = leader
+      await this.#refreshFleet(leader)
       await this.#pollFeed()
+      if (!leader) return
       if (this.#fullPassWanted || Date.now() - this.#lastFullPass > FULL_PASS_EVERY_MS) await this.#fullPass()
       else await this.#newPinsPass()
     } catch (error) {
@@ -667,8 +687,8 @@ export class ClusterService {
     }
   }
 
-  /** Reloads nodes, records `down` for silent ones, and notices state changes. */
-  async #refreshFleet(): Promise<void> {
+  /** Reloads nodes, records `down` for silent ones (the leader only), and notices state changes. */
+  async #refreshFleet(leader: boolean): Promise<void> {
     const now = Date.now()
     const nodes = await this.#registry.nodes.list()
     this.#graced ??= nodesGracedAtStart(nodes, this.#timeouts, this.#startedAt)
@@ -676,7 +696,7 @@ export class ClusterService {
     for (const node of nodes) {
       this.#nodes.set(node.id, node)
       const state = this.#stateOf(node, now)
-      if (state !== 'up' && node.status === 'online' && !node.revoked) {
+      if (leader && state !== 'up' && node.status === 'online' && !node.revoked) {
         await this.#registry.nodes.heartbeat(node.id, { status: 'down', at: node.lastSeen ?? now })
         this.#log.warn({ nodeId: node.id, name: node.name }, 'storage node is down (no report)')
       }

@@ -32,7 +32,7 @@ export const CoordinatorConfigSchema = Type.Object(
     auth: Type.Object(
       {
         tokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 30 * 86400, default: 3600, description: 'access token lifetime' }),
-        tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC secret for access tokens (generated and stored in dataDir when absent)' })),
+        tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC secret for access tokens (generated and stored in the registry, shared by every replica, when absent)' })),
         tokenSecretFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding auth.tokenSecret (keeps it out of ps and the environment)' })),
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'requests per minute per API key or address' }),
         failedLoginDelayMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 500, description: 'pause after a failed login' }),
@@ -135,7 +135,7 @@ export const CoordinatorConfigSchema = Type.Object(
     cluster: Type.Object(
       {
         secret: Type.Optional(
-          Type.String({ minLength: 16, description: 'shared secret storage nodes prove to join (generated into <dataDir>/cluster-secret when absent)' }),
+          Type.String({ minLength: 16, description: 'shared secret storage nodes prove to join (generated and stored in the registry when absent)' }),
         ),
         secretFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding cluster.secret (keeps it out of ps and the environment)' })),
         joinFailuresPerAddress: Type.Integer({

@@ -43,8 +43,13 @@ export interface ControlHandlers {
 }
 
 export interface ControlClientOptions {
-  /** The coordinator's base URL (`http(s)://host:port[/prefix]`) or its control endpoint (`ws(s)://…`). */
-  url: string
+  /**
+   * The coordinator replicas' base URLs (`http(s)://host:port[/prefix]`) or control endpoints
+   * (`ws(s)://…`), at least one. Each reconnect tries the next, so a node whose replica died
+   * is back on another after one reconnect delay; its feed resumes from the cursor the
+   * registry holds, whichever replica serves it.
+   */
+  urls: string[]
   secret: string
   identity: NodeIdentity
   name: string
@@ -114,6 +119,8 @@ export class ControlClient {
   #state: ControlState = 'closed'
   #stopped = true
   #failures = 0
+  /** Index into `urls` of the replica tried next. */
+  #next = 0
   #reconnectTimer: NodeJS.Timeout | undefined
   #reportTimer: NodeJS.Timeout | undefined
   #peerToken: { token: string; expiresAt: number } | undefined
@@ -236,7 +243,9 @@ export class ControlClient {
 
   #connect(): void {
     if (this.#stopped) return
-    const url = controlUrl(this.#options.url)
+    const urls = this.#options.urls
+    const url = controlUrl(urls[this.#next % urls.length] as string)
+    this.#next = (this.#next + 1) % urls.length
     this.#setState('connecting')
     this.#log.debug({ url }, 'connecting')
     let socket: WebSocket

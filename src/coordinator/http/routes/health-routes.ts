@@ -7,13 +7,14 @@ import { sendError } from '../error-handler.ts'
  * Liveness, readiness and Prometheus metrics, for orchestrators and scrapers: unauthenticated,
  * except `/metrics` when `metrics.token` is set (it names accounts' activity and the fleet).
  */
-export function healthRoutes(app: FastifyInstance, { config, registry, repo, metrics }: CoordinatorComponents): void {
+export function healthRoutes(app: FastifyInstance, { config, registry, repo, metrics, cluster }: CoordinatorComponents): void {
   app.get('/healthz', { schema: { hide: true }, config: { rateLimit: false } }, () => ({ status: 'ok' }))
   app.get('/readyz', { schema: { hide: true }, config: { rateLimit: false } }, async (_request, reply) => {
     try {
       await registry.ping()
       await repo.stat()
-      return { status: 'ready' }
+      // leader: this replica runs placement and reconcile (one of the replicas on a registry)
+      return { status: 'ready', leader: cluster.leader }
     } catch (error) {
       return sendError(reply, 503, 'ERR_NOT_READY', `not ready: ${(error as Error).message}`)
     }
