@@ -242,6 +242,11 @@ describe('a separate gateway origin: gateway.listen and the subdomain gateway (r
     assert.equal(served.headers['content-disposition'], undefined, 'its own origin: rendered inline')
   })
 
+  it('the portal learns where content links point', async () => {
+    const response = await fetch(`${coordinator.url}/api/v1/gateway`)
+    assert.deepEqual(await response.json(), { url: `http://${gatewayHost}`, separateOrigin: true, subdomains: true })
+  })
+
   it('the gateway listener serves nothing but content', async () => {
     for (const path of ['/', '/api/v1/account', '/api/v1/openapi.json', '/metrics']) {
       const response = await fetch(`${gateway}${path}`, { headers: { authorization: `Bearer ${token}` } })
