@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 
@@ -261,5 +264,22 @@ describe('a separate gateway origin: gateway.listen and the subdomain gateway (r
     assertSandboxed(response, 'portal origin')
     assertDownload(response, 'portal origin')
     await response.body?.cancel()
+  })
+})
+
+describe('a gateway origin that would not separate anything is refused at start', { timeout: 60_000 }, () => {
+  it('subdomains without gateway.publicUrl, or gateway.publicUrl on the portal’s own origin', async () => {
+    const attempts: [NodeJS.ProcessEnv, RegExp][] = [
+      [{ PINFOLD_GATEWAY_SUBDOMAINS: 'true' }, /gateway\.subdomains needs gateway\.publicUrl/],
+      [{ PINFOLD_PUBLIC_URL: 'https://files.example', PINFOLD_GATEWAY_PUBLIC_URL: 'https://files.example/' }, /another origin than publicUrl/],
+    ]
+    for (const [env, message] of attempts) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'pinfold-gw-config-'))
+      try {
+        await assert.rejects(startCoordinatorProcess({ env, dataDir }), message)
+      } finally {
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    }
   })
 })
