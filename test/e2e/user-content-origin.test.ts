@@ -134,6 +134,14 @@ describe('user content never runs on the portal origin (real pinfold serve)', { 
     }
   })
 
+  it('a folder downloaded as tar through REST is sandboxed too', async () => {
+    const response = await fetch(`${coordinator.url}/api/v1/content?path=${encodeURIComponent('/Library/site')}`, { headers: auth() })
+    assert.equal(response.status, 200)
+    assert.equal(response.headers.get('content-type'), 'application/x-tar')
+    assertSandboxed(response, 'tar')
+    await response.body?.cancel()
+  })
+
   it('a share link to an HTML file opens sandboxed, as an attachment', async () => {
     const link = await share(coordinator, token, { cid: site.dir, path: 'evil.html' })
     const response = await fetch(link)
