@@ -2,12 +2,12 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { SignJWT } from 'jose'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
+import { requestWithHost } from '../helpers/request-with-host.ts'
 
 /**
  * Files at rest and secrets (issue 9 item 16), against real `pinfold serve` and
@@ -28,6 +28,18 @@ async function openToOthers(dir: string): Promise<string[]> {
     if ((mode & 0o077) !== 0) found.push(`${path} ${(mode & 0o777).toString(8)}`)
   }
   return found
+}
+
+/** An admin access token signed with the coordinator's token secret, expiring after `expiresIn` (none when absent). */
+function mint(secret: string, expiresIn?: string): Promise<string> {
+  const jwt = new SignJWT({ role: 'admin', scopes: ['read', 'write', 'admin'] })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject('00000000-0000-0000-0000-000000000000')
+    .setIssuer('pinfold')
+    .setAudience('pinfold-api')
+    .setIssuedAt()
+  if (expiresIn !== undefined) jwt.setExpirationTime(expiresIn)
+  return jwt.sign(new TextEncoder().encode(secret))
 }
 
 async function until<T>(probe: () => Promise<T | undefined>, what: () => string): Promise<T> {
@@ -117,14 +129,7 @@ describe('files at rest, secrets and public URLs (real pinfold serve + pinfold n
       assert.ok(!argv.includes(clusterSecret), 'not in ps')
     }
     // the token secret came from its file too: a token signed with it is accepted
-    const minted = await new SignJWT({ role: 'admin', scopes: ['read', 'write', 'admin'] })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject('00000000-0000-0000-0000-000000000000')
-      .setIssuer('pinfold')
-      .setAudience('pinfold-api')
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(tokenSecret))
+    const minted = await mint(tokenSecret, '5m')
     const response = await fetch(`${coordinator.url}/api/v1/share`, {
       method: 'POST',
       headers: { authorization: `Bearer ${minted}`, 'content-type': 'application/json' },
@@ -134,13 +139,7 @@ describe('files at rest, secrets and public URLs (real pinfold serve + pinfold n
   })
 
   it('a token without exp, signed with the real secret, is refused', async () => {
-    const forever = await new SignJWT({ role: 'admin', scopes: ['read', 'write', 'admin'] })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject('00000000-0000-0000-0000-000000000000')
-      .setIssuer('pinfold')
-      .setAudience('pinfold-api')
-      .setIssuedAt()
-      .sign(new TextEncoder().encode(tokenSecret))
+    const forever = await mint(tokenSecret)
     const response = await fetch(`${coordinator.url}/api/v1/account`, { headers: { authorization: `Bearer ${forever}` } })
     assert.equal(response.status, 401)
   })
@@ -161,18 +160,8 @@ describe('files at rest, secrets and public URLs (real pinfold serve + pinfold n
     const upload = await fetch(`${coordinator.url}/api/v1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
     const cid = ((await upload.json()) as { upload: { cid: string } }).upload.cid
     const body = JSON.stringify({ cid })
-    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', host: 'evil.example', 'x-forwarded-host': 'evil.example' }
-      const request = httpRequest(`${coordinator.url}/api/v1/share`, { method: 'POST', headers }, (response) => {
-        let text = ''
-        response.setEncoding('utf8').on('data', (chunk: string) => {
-          text += chunk
-        })
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
-      })
-      request.on('error', reject)
-      request.end(body)
-    })
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'x-forwarded-host': 'evil.example' }
+    const answer = await requestWithHost(`${coordinator.url}/api/v1/share`, { method: 'POST', host: 'evil.example', headers, body })
     assert.equal(answer.status, 200, answer.body)
     const { url } = JSON.parse(answer.body) as { url: string }
     assert.ok(url.startsWith(`${PUBLIC_URL}/ipfs/${cid}?share=`), url)

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict'
-import { request as httpRequest } from 'node:http'
-import { createServer } from 'node:net'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
+import { freePort } from '../helpers/free-port.ts'
+import { requestWithHost } from '../helpers/request-with-host.ts'
 
 /**
  * Stored XSS (issue 9 item 2): user HTML/SVG must never run on the portal's origin,
@@ -54,36 +57,10 @@ async function share(coordinator: CoordinatorProcess, token: string, body: objec
   return answer.url
 }
 
-/** A GET with an explicit Host header (fetch cannot set one), body read as text. */
-function getWithHost(url: string, host: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { headers: { host } }, (response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => {
-        body += chunk
-      })
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }))
-    })
-    request.on('error', reject)
-    request.end()
-  })
-}
-
-/** A JSON POST with a bearer token and an explicit (forged) Host header. */
-function postWithHost(url: string, host: string, token: string, body: object): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const headers = { host, 'x-forwarded-host': host, authorization: `Bearer ${token}`, 'content-type': 'application/json' }
-    const request = httpRequest(url, { method: 'POST', headers }, (response) => {
-      let text = ''
-      response.setEncoding('utf8').on('data', (chunk: string) => {
-        text += chunk
-      })
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }))
-    })
-    request.on('error', reject)
-    request.end(JSON.stringify(body))
-  })
+/** A JSON POST with a bearer token and a forged Host (and X-Forwarded-Host). */
+function postWithHost(url: string, host: string, token: string, body: object) {
+  const headers = { 'x-forwarded-host': host, authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+  return requestWithHost(url, { method: 'POST', host, headers, body: JSON.stringify(body) })
 }
 
 /** Sandboxed on the portal's origin: an opaque origin without scripts, no sniffing. */
@@ -96,14 +73,6 @@ function assertSandboxed(response: Response, what: string): void {
 
 function assertDownload(response: Response, what: string): void {
   assert.match(response.headers.get('content-disposition') ?? '', /^attachment/, `${what}: sent as attachment`)
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 describe('user content never runs on the portal origin (real pinfold serve)', { timeout: 60_000 }, () => {
@@ -163,6 +132,14 @@ describe('user content never runs on the portal origin (real pinfold serve)', { 
         await response.body?.cancel()
       }
     }
+  })
+
+  it('a folder downloaded as tar through REST is sandboxed too', async () => {
+    const response = await fetch(`${coordinator.url}/api/v1/content?path=${encodeURIComponent('/Library/site')}`, { headers: auth() })
+    assert.equal(response.status, 200)
+    assert.equal(response.headers.get('content-type'), 'application/x-tar')
+    assertSandboxed(response, 'tar')
+    await response.body?.cancel()
   })
 
   it('a share link to an HTML file opens sandboxed, as an attachment', async () => {
@@ -229,17 +206,22 @@ describe('a separate gateway origin: gateway.listen and the subdomain gateway (r
     const link = await share(coordinator, token, { cid: site.dir, path: 'evil.html' })
     assert.ok(link.startsWith(`http://${gatewayHost}/ipfs/`), `share links point at the gateway origin: ${link}`)
     const query = new URL(link).search
-    const pathForm = await getWithHost(`${gateway}/ipfs/${site.dir}/evil.html${query}`, gatewayHost)
+    const pathForm = await requestWithHost(`${gateway}/ipfs/${site.dir}/evil.html${query}`, { host: gatewayHost })
     assert.equal(pathForm.status, 301)
     const location = String(pathForm.headers.location)
     assert.equal(location, `http://${site.dir}.ipfs.${gatewayHost}/evil.html${query}`)
     const target = new URL(location)
-    const served = await getWithHost(`${gateway}${target.pathname}${target.search}`, target.host)
+    const served = await requestWithHost(`${gateway}${target.pathname}${target.search}`, { host: target.host })
     assert.equal(served.status, 200, served.body)
     assert.equal(served.body, HTML)
     assert.match(String(served.headers['content-type']), /^text\/html/)
     assert.equal(served.headers['content-security-policy'], undefined, 'its own origin: not sandboxed')
     assert.equal(served.headers['content-disposition'], undefined, 'its own origin: rendered inline')
+  })
+
+  it('the portal learns where content links point', async () => {
+    const response = await fetch(`${coordinator.url}/api/v1/gateway`)
+    assert.deepEqual(await response.json(), { url: `http://${gatewayHost}`, separateOrigin: true, subdomains: true })
   })
 
   it('the gateway listener serves nothing but content', async () => {
@@ -256,5 +238,22 @@ describe('a separate gateway origin: gateway.listen and the subdomain gateway (r
     assertSandboxed(response, 'portal origin')
     assertDownload(response, 'portal origin')
     await response.body?.cancel()
+  })
+})
+
+describe('a gateway origin that would not separate anything is refused at start', { timeout: 60_000 }, () => {
+  it('subdomains without gateway.publicUrl, or gateway.publicUrl on the portal’s own origin', async () => {
+    const attempts: [NodeJS.ProcessEnv, RegExp][] = [
+      [{ PINFOLD_GATEWAY_SUBDOMAINS: 'true' }, /gateway\.subdomains needs gateway\.publicUrl/],
+      [{ PINFOLD_PUBLIC_URL: 'https://files.example', PINFOLD_GATEWAY_PUBLIC_URL: 'https://files.example/' }, /another origin than publicUrl/],
+    ]
+    for (const [env, message] of attempts) {
+      const dataDir = await mkdtemp(join(tmpdir(), 'pinfold-gw-config-'))
+      try {
+        await assert.rejects(startCoordinatorProcess({ env, dataDir }), message)
+      } finally {
+        await rm(dataDir, { recursive: true, force: true })
+      }
+    }
   })
 })

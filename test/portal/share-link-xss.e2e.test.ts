@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test'
 import { type Browser, chromium } from 'playwright-core'
 import { CHROMIUM, CHROMIUM_ARGS, missing, signIn, skip } from '../helpers/chromium.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
+import { freePort } from '../helpers/free-port.ts'
 
 /**
  * Stored XSS (issue 9 item 2) in real Chromium: an HTML file whose script sends the page's
@@ -29,10 +30,7 @@ describe('a share link to hostile HTML cannot read the signed-in portal session 
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
     collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`
     // a free port for the gateway listener, named by a localhost subdomain host (Chromium resolves *.localhost)
-    const probe = createServer()
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
-    const port = (probe.address() as AddressInfo).port
-    await new Promise<void>((resolve) => probe.close(() => resolve()))
+    const port = await freePort()
     gatewayHost = `localhost:${port}`
     coordinator = await startCoordinatorProcess({
       env: {

@@ -5,6 +5,15 @@ import { contentDisposition } from '../../transfer/gateway/response-headers.ts'
 
 export const TAR_CONTENT_TYPE = 'application/x-tar'
 
+/**
+ * Downloads are served on the portal's origin: whatever a browser makes of the bytes runs
+ * in an opaque origin without scripts, and is never sniffed into something active.
+ */
+export const SANDBOX_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': 'sandbox',
+  'x-content-type-options': 'nosniff',
+}
+
 /** `Content-Type` for a file by its name's extension, else application/octet-stream (never sniffed). */
 export function fileContentType(name: string): string {
   return contentTypeForName(name) ?? OCTET_STREAM

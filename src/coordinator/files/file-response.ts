@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type BlockSource, cat, PinfoldError } from '../../core/index.ts'
 import { isActiveContentType } from '../../transfer/gateway/content-type.ts'
 import { evaluateRange } from '../../transfer/gateway/http-range.ts'
-import { dispositionFor, fileContentType } from './content-headers.ts'
+import { dispositionFor, fileContentType, SANDBOX_HEADERS } from './content-headers.ts'
 import { abortOnClose, type DownloadMeterDeps, meteredBody } from './download-meter.ts'
 
 export interface FileToSend {
@@ -32,9 +32,8 @@ export async function sendFile(request: FastifyRequest, reply: FastifyReply, fil
     .header('etag', etag)
     // authorised content: caches may keep it per user only; it never changes under its CID
     .header('cache-control', 'private, max-age=0, must-revalidate')
-    // the portal's origin: user content runs in an opaque origin, and HTML/SVG/XML is a download
-    .header('content-security-policy', 'sandbox')
-    .header('x-content-type-options', 'nosniff')
+    // the portal’s origin: sandboxed, and HTML/SVG/XML is always a download there
+    .headers(SANDBOX_HEADERS)
     .header('content-disposition', dispositionFor(file.name, file.download || isActiveContentType(contentType)))
   if (request.headers['if-none-match'] === etag) return reply.code(304).send()
   const range = evaluateRange(request.headers.range ?? null, file.size)

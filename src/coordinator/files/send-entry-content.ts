@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type BlockSource, PinfoldError, stat } from '../../core/index.ts'
 import type { Entry, Registry } from '../../registry/index.ts'
-import { dispositionFor, TAR_CONTENT_TYPE } from './content-headers.ts'
+import { dispositionFor, SANDBOX_HEADERS, TAR_CONTENT_TYPE } from './content-headers.ts'
 import { abortOnClose, type DownloadMeterDeps, meteredBody } from './download-meter.ts'
 import { sendFile } from './file-response.ts'
 import { dagTarItems, directoryTarItems, type TarItem, tarArchive } from './tar-stream-export.ts'
@@ -63,6 +63,7 @@ function sendTar(
 ): FastifyReply {
   reply
     .header('content-type', TAR_CONTENT_TYPE)
+    .headers(SANDBOX_HEADERS)
     .header('cache-control', 'private, no-store')
     .header('content-disposition', dispositionFor(`${name}.tar`, target.download))
   if (request.method === 'HEAD') return reply.send()

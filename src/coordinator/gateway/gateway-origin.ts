@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { CID } from 'multiformats/cid'
+import { InvalidConfigError } from '../config/load-config.ts'
 
 /** The parts of the coordinator's configuration that place user content. */
 export interface GatewayOriginOptions {
@@ -30,7 +31,14 @@ export class GatewayOrigin {
   #portalUrl = ''
   #gatewayUrl: string | undefined
 
+  /** Throws `ERR_INVALID_CONFIG` for a gateway origin that would not separate anything. */
   constructor(options: GatewayOriginOptions) {
+    if (options.subdomains && options.gatewayUrl === undefined) {
+      throw new InvalidConfigError(['gateway.subdomains needs gateway.publicUrl (its host names the subdomains: <cid>.ipfs.<host>)'])
+    }
+    if (options.gatewayUrl !== undefined && options.portalUrl !== undefined && new URL(options.gatewayUrl).origin === new URL(options.portalUrl).origin) {
+      throw new InvalidConfigError(['gateway.publicUrl must be another origin than publicUrl: user content must not run on the portal’s'])
+    }
     this.#options = options
     this.#gatewayUrl = options.gatewayUrl?.replace(/\/+$/, '')
   }

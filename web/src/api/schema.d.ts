@@ -3920,6 +3920,49 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/gateway": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where user content is served (links to content point here) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description base URL of /ipfs/ links: gateway.publicUrl (or the gateway listener), else the portal’s own URL */
+                            url: string;
+                            /** @description true when user content is served on an origin other than the portal’s */
+                            separateOrigin: boolean;
+                            /** @description path-form links are redirected to <cid>.ipfs.<gateway host> */
+                            subdomains: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/share": {
         parameters: {
             query?: never;

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
+import Type from 'typebox'
 import { authorizeShare } from '../../../cluster/index.ts'
 import { createGatewayHandler, toWebRequest, writeWebResponse } from '../../../transfer/index.ts'
 import type { Principal } from '../../auth/principal.ts'
@@ -84,6 +85,12 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
     return (await cluster.verifyPeer(token).catch(() => undefined)) === undefined ? `ip:${request.ip}` : undefined
   }
 
+  app.get(
+    '/api/v1/gateway',
+    { schema: { tags: ['files'], summary: 'Where user content is served (links to content point here)', security: [], response: { 200: GatewayInfo } } },
+    () => ({ url: gatewayOrigin.contentBaseUrl, separateOrigin: gatewayOrigin.gatewayUrl !== undefined, subdomains: config.gateway.subdomains }),
+  )
+
   app.route({
     method: ['GET', 'HEAD'],
     url: '/ipfs/*',
@@ -121,6 +128,12 @@ function isHeavyRead(request: FastifyRequest): boolean {
   if (/application\/(vnd\.ipld\.car|x-tar)/i.test(request.headers.accept ?? '')) return true
   return url.pathname.endsWith('/')
 }
+
+const GatewayInfo = Type.Object({
+  url: Type.String({ description: 'base URL of /ipfs/ links: gateway.publicUrl (or the gateway listener), else the portal’s own URL' }),
+  separateOrigin: Type.Boolean({ description: 'true when user content is served on an origin other than the portal’s' }),
+  subdomains: Type.Boolean({ description: 'path-form links are redirected to <cid>.ipfs.<gateway host>' }),
+})
 
 /** A CID as it may have been registered: as given, and its v0/v1 twins. */
 function cidForms(cid: CID): string[] {

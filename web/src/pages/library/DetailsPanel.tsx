@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'react'
-import { api, type EntryView } from '../../api/client'
+import { api, type EntryView, unwrap } from '../../api/client'
 import type { PinStatus } from '../../api/cluster'
 import { CopyButton, ErrorText, Progress } from '../../components/ui'
 import { downloadEntry } from '../../lib/download'
@@ -64,13 +64,7 @@ export function DetailsPanel(props: { entry: EntryView | null; onClose: () => vo
         )}
       </dl>
       {entry.cid && <Replication key={entry.cid} cid={entry.cid} />}
-      {entry.cid && (
-        <p className="gateway">
-          Gateway: <code className="wrap">{`${window.location.origin}/ipfs/${entry.cid}`}</code>{' '}
-          <CopyButton text={`${window.location.origin}/ipfs/${entry.cid}`} label="Copy gateway URL" />
-          <span className="hint">Readers need an access token (Authorization: Bearer) unless the gateway is public.</span>
-        </p>
-      )}
+      {entry.cid && <GatewayLink cid={entry.cid} />}
       <Download entry={entry} />
       <div className="details-actions">
         {entry.parentId !== null && (
@@ -85,6 +79,18 @@ export function DetailsPanel(props: { entry: EntryView | null; onClose: () => vo
         )}
       </div>
     </aside>
+  )
+}
+
+/** The CID on the content gateway: its own origin when one is configured, never to be opened on the portal's. */
+function GatewayLink({ cid }: { cid: string }) {
+  const gateway = useLoad(() => unwrap(api.GET('/api/v1/gateway')), [])
+  const url = `${gateway.data?.url ?? window.location.origin}/ipfs/${cid}`
+  return (
+    <p className="gateway">
+      Gateway: <code className="wrap">{url}</code> <CopyButton text={url} label="Copy gateway URL" />
+      <span className="hint">Readers need an access token (Authorization: Bearer) unless the gateway is public.</span>
+    </p>
   )
 }
 
