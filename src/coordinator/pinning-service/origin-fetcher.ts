@@ -4,10 +4,14 @@ import { PinfoldError } from '../../core/index.ts'
 import type { Registry } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
 import { type FetchDagOptions, type FetchDagResult, fetchDag } from '../../transfer/index.ts'
+import { cidForms } from '../files/cid-forms.ts'
 import type { ContentReleaser } from '../files/release-content.ts'
 import { multiaddrToGatewayUrl } from './multiaddr.ts'
 
-export type FetchDagFn = (root: CID, store: Repo['blocks'], options: FetchDagOptions) => Promise<FetchDagResult>
+export type FetchDagFn = (root: CID, store: FetchStore, options: FetchDagOptions) => Promise<FetchDagResult>
+
+/** Where a fetch looks for blocks it already has and puts the ones it fetched. */
+export type FetchStore = Pick<Repo['blocks'], 'get' | 'has' | 'put' | 'flush'>
 
 export interface OriginFetcherOptions {
   registry: Registry
@@ -48,9 +52,14 @@ class StorageQuotaError extends PinfoldError {
 /**
  * Brings pinned content that the origin repo lacks into it from the pin requests'
  * `origins` (HTTP multiaddrs → trustless gateways; other multiaddrs are ignored), one job
- * per CID however many requests name it, at most `concurrency` at once.
+ * per account and CID however many of its requests name it, at most `concurrency` at once.
  *
- * Each job moves every request of its CID queued → pinning → pinned | failed in the
+ * Knowing a CID grants nothing: unless the account already holds the CID, its job fetches
+ * every block from the origins it named, as if the repo held none of them, so another
+ * account's copy is neither a shortcut nor observable (issue 9 item 1). Jobs are per account
+ * for the same reason: one account's origins never satisfy another's request.
+ *
+ * Each job moves its account's requests of its CID queued → pinning → pinned | failed in the
  * registry. The DAG is fetched with the verifying `fetchDag` and pinned in the repo inside
  * `repo.runAdd`, so GC never sees fetched-but-unpinned blocks. A job whose pin was released
  * meanwhile is cancelled, and content pinned after its release is handed to the releaser.
@@ -75,40 +84,41 @@ export class OriginFetcher {
     this.#maxFailures = options.maxFailures ?? 10_000
   }
 
-  /** Fetches `cid` (unless a job for it exists, which then also gets these origins). */
+  /** Fetches `cid` for `accountId` (unless its job exists, which then also gets these origins). */
   enqueue(cid: string, origins: readonly string[], accountId: string): void {
     if (this.#closed) return
     const urls = origins.map(multiaddrToGatewayUrl).filter((u): u is string => u !== undefined)
-    const existing = this.#jobs.get(cid)
+    const existing = this.#jobs.get(jobKey(accountId, cid))
     if (existing) {
       for (const url of urls) existing.urls.add(url)
       return
     }
     const job: Job = { cid, urls: new Set(urls), accountId, state: 'queued', controller: new AbortController() }
-    this.#jobs.set(cid, job)
+    this.#jobs.set(jobKey(accountId, cid), job)
     this.#waiting.push(job)
     this.#pump()
   }
 
-  /** `queued`/`pinning` while a job for `cid` exists. */
-  state(cid: string): FetchState | undefined {
-    return this.#jobs.get(cid)?.state
+  /** `queued`/`pinning` while the account's job for `cid` exists. */
+  state(cid: string, accountId: string): FetchState | undefined {
+    return this.#jobs.get(jobKey(accountId, cid))?.state
   }
 
-  /** Why the last fetch of `cid` failed, if it did (and no later one succeeded). */
-  failure(cid: string): string | undefined {
-    return this.#failures.get(cid)
+  /** Why the account's last fetch of `cid` failed, if it did (and no later one succeeded). */
+  failure(cid: string, accountId: string): string | undefined {
+    return this.#failures.get(jobKey(accountId, cid))
   }
 
-  /** Stops the job for `cid` (its pin was released); its requests are gone. */
+  /** Stops every job for `cid` (its pin was released); their requests are gone. */
   cancel(cid: string): void {
-    const job = this.#jobs.get(cid)
-    if (job === undefined) return
-    job.controller.abort(new ReleasedError())
-    const i = this.#waiting.indexOf(job)
-    if (i >= 0) {
-      this.#waiting.splice(i, 1)
-      this.#jobs.delete(cid)
+    for (const [key, job] of this.#jobs) {
+      if (job.cid !== cid) continue
+      job.controller.abort(new ReleasedError())
+      const i = this.#waiting.indexOf(job)
+      if (i >= 0) {
+        this.#waiting.splice(i, 1)
+        this.#jobs.delete(key)
+      }
     }
   }
 
@@ -148,7 +158,7 @@ export class OriginFetcher {
         .catch((err: unknown) => this.#options.logger.error({ err, cid: job.cid }, 'origin fetch bookkeeping failed'))
         .finally(() => {
           this.#running.delete(run)
-          if (this.#jobs.get(job.cid) === job) this.#jobs.delete(job.cid)
+          if (this.#jobs.get(jobKey(job.accountId, job.cid)) === job) this.#jobs.delete(jobKey(job.accountId, job.cid))
           this.#pump()
         })
       this.#running.add(run)
@@ -159,13 +169,15 @@ export class OriginFetcher {
     const { registry, repo, releaseContent, logger } = this.#options
     const signal = job.controller.signal
     job.state = 'pinning'
-    await registry.pinRequests.setStatusByCid(job.cid, ['queued'], 'pinning')
+    const scope = { accountId: job.accountId }
+    await registry.pinRequests.setStatusByCid(job.cid, ['queued'], 'pinning', scope)
     const root = CID.parse(job.cid)
     const left = await this.#quotaLeft(job.accountId)
+    const store = (await this.#holds(job)) ? repo.blocks : unseen(repo.blocks)
     let present = 0
     try {
       const result = await repo.runAdd(async () => {
-        const fetched = await this.#fetch(root, repo.blocks, {
+        const fetched = await this.#fetch(root, store, {
           sources: [...job.urls].map((url) => ({ url })),
           signal,
           onProgress: (event) => {
@@ -177,7 +189,7 @@ export class OriginFetcher {
         await repo.pins.add(root, { recursive: true, signal })
         return fetched
       })
-      this.#failures.delete(job.cid)
+      this.#failures.delete(jobKey(job.accountId, job.cid))
       const pin = await registry.pins.get(job.cid)
       if (pin === undefined) {
         // every request was deleted while fetching: drop the repo pin again
@@ -185,19 +197,25 @@ export class OriginFetcher {
         return
       }
       if (pin.size === 0 && result.bytes > 0) await registry.pins.update(job.cid, { size: result.bytes })
-      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning', 'failed'], 'pinned')
+      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning', 'failed'], 'pinned', scope)
       logger.info({ cid: job.cid, fetchedBytes: result.fetchedBytes, skippedBlocks: result.skippedBlocks }, 'pinned from origins')
     } catch (error) {
       const reason: unknown = signal.aborted ? signal.reason : error
       if (reason instanceof ReleasedError) return
       if (this.#closed && !(reason instanceof StorageQuotaError)) return
       const details = describe(reason, job)
-      this.#failures.delete(job.cid)
-      this.#failures.set(job.cid, details)
+      this.#failures.delete(jobKey(job.accountId, job.cid))
+      this.#failures.set(jobKey(job.accountId, job.cid), details)
       if (this.#failures.size > this.#maxFailures) this.#failures.delete(this.#failures.keys().next().value as string)
-      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning'], 'failed')
+      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning'], 'failed', scope)
       logger.info({ cid: job.cid, reason: details }, 'pin request failed: content not fetched')
     }
+  }
+
+  /** Whether the job's account holds `cid` already (through any spelling), so may use the repo's copy. */
+  async #holds(job: Job): Promise<boolean> {
+    for (const form of cidForms(job.cid)) if (await this.#options.registry.pins.getForAccount(job.accountId, form)) return true
+    return false
   }
 
   async #quotaLeft(accountId: string): Promise<number> {
@@ -205,6 +223,20 @@ export class OriginFetcher {
     const quota = (await registry.accounts.get(accountId))?.quotaStorageBytes
     if (quota === null || quota === undefined) return Infinity
     return quota - (await registry.pins.bytesReferencedBy(accountId))
+  }
+}
+
+function jobKey(accountId: string, cid: string): string {
+  return `${accountId} ${cid}`
+}
+
+/** `blocks` seen as empty: every block is fetched (and verified) again, then stored idempotently. */
+function unseen(blocks: FetchStore): FetchStore {
+  return {
+    has: async () => false,
+    get: (cid, options) => blocks.get(cid, options),
+    put: (cid, bytes, options) => blocks.put(cid, bytes, options),
+    flush: (options) => blocks.flush(options),
   }
 }
 
