@@ -98,6 +98,28 @@ describe('tenant isolation: knowing a CID grants nothing (real server)', () => {
     assert.equal((await call('POST', '/api/v1/share', token, { cid, expiresIn: 60 })).status, 404, 'share link')
   }
 
+  const carOf = async (root: CID, blocks: { cid: CID; bytes: Uint8Array }[]): Promise<Uint8Array> => {
+    const { writer, out } = CarWriter.create([root])
+    const chunks: Uint8Array[] = []
+    const collecting = (async () => {
+      for await (const chunk of out) chunks.push(chunk)
+    })()
+    for (const block of blocks) await writer.put(block)
+    await writer.close()
+    await collecting
+    return Buffer.concat(chunks)
+  }
+
+  /** `dag/import` of one CAR: its first answer line. */
+  const dagImport = async (token: string, car: Uint8Array): Promise<Json> => {
+    const form = new FormData()
+    form.append('file', new Blob([car]), 'dag.car')
+    const response = await fetch(`${coordinator.url}/api/v0/dag/import`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form })
+    const text = await response.text()
+    assert.equal(response.status, 200, text)
+    return JSON.parse(text.trim().split('\n')[0] ?? '{}') as Json
+  }
+
   before(async () => {
     coordinator = await startCoordinatorProcess()
     const adminToken = await coordinator.token()
@@ -173,18 +195,7 @@ describe('tenant isolation: knowing a CID grants nothing (real server)', () => {
   })
 
   it('dag/import of a CAR naming another account’s root without its blocks pins and grants nothing', async () => {
-    const { writer, out } = CarWriter.create([CID.parse(secretCid)])
-    const chunks: Uint8Array[] = []
-    const collecting = (async () => {
-      for await (const chunk of out) chunks.push(chunk)
-    })()
-    await writer.close()
-    await collecting
-    const form = new FormData()
-    form.append('file', new Blob([Buffer.concat(chunks)]), 'header-only.car')
-    const response = await fetch(`${coordinator.url}/api/v0/dag/import`, { method: 'POST', headers: { authorization: `Bearer ${mallory}` }, body: form })
-    assert.equal(response.status, 200)
-    const root = JSON.parse((await response.text()).trim().split('\n')[0] ?? '{}') as Json
+    const root = await dagImport(mallory, await carOf(CID.parse(secretCid), []))
     assert.equal(root.Root.Cid['/'], secretCid)
     assert.match(root.Root.PinErrorMsg, /not found locally/, JSON.stringify(root))
     const pins = await call('POST', '/api/v0/pin/ls', mallory)
@@ -200,22 +211,35 @@ describe('tenant isolation: knowing a CID grants nothing (real server)', () => {
     const putAnswer = await fetch(`${coordinator.url}/api/v0/block/put?cid-codec=dag-pb&pin=true`, { method: 'POST', headers: { authorization: `Bearer ${mallory}` }, body: put })
     assert.notEqual(putAnswer.status, 200, 'the pin is refused')
     assert.match(((await putAnswer.json()) as Json).Message, /not found locally/)
-    const { writer, out } = CarWriter.create([CID.parse(craftedCid)])
-    const chunks: Uint8Array[] = []
-    const collecting = (async () => {
-      for await (const chunk of out) chunks.push(chunk)
-    })()
-    await writer.put({ cid: CID.parse(craftedCid), bytes: crafted })
-    await writer.close()
-    await collecting
-    const form = new FormData()
-    form.append('file', new Blob([Buffer.concat(chunks)]), 'crafted.car')
-    const imported = await fetch(`${coordinator.url}/api/v0/dag/import`, { method: 'POST', headers: { authorization: `Bearer ${mallory}` }, body: form })
-    const root = JSON.parse((await imported.text()).trim().split('\n')[0] ?? '{}') as Json
+    const root = await dagImport(mallory, await carOf(CID.parse(craftedCid), [{ cid: CID.parse(craftedCid), bytes: crafted }]))
     assert.match(root.Root.PinErrorMsg, /not found locally/, JSON.stringify(root))
     const below = await fetch(`${coordinator.url}/ipfs/${craftedCid}/x`, { headers: { authorization: `Bearer ${mallory}` } })
     assert.equal(below.status, 404)
     await assertCannotRead(mallory, secretCid)
+  })
+
+  it('dag/import of a root declaring 2^53 bytes is pinned, counted by its stored bytes and removable (item 8)', async () => {
+    const leaf = randomBytes(100)
+    const leafCid = CID.createV1(raw.code, await sha256.digest(leaf))
+    const file = new UnixFS({ type: 'file', blockSizes: [2n ** 53n] })
+    const rootBytes = dagPb.encode(dagPb.prepare({ Data: file.marshal(), Links: [{ Hash: leafCid, Tsize: 100 }] }))
+    const rootCid = CID.createV1(dagPb.code, await sha256.digest(rootBytes))
+    const car = await carOf(rootCid, [
+      { cid: rootCid, bytes: rootBytes },
+      { cid: leafCid, bytes: leaf },
+    ])
+    // Eve's quota is 1000 bytes: the DAG's stored bytes fit, its declared size does not
+    const answer = await dagImport(eve, car)
+    assert.deepEqual(answer.Root, { Cid: { '/': rootCid.toString() }, PinErrorMsg: '' })
+    const pins = await call('POST', `/api/v0/pin/ls?arg=${rootCid}`, eve)
+    assert.equal(pins.status, 200, JSON.stringify(pins.body))
+    const block = new FormData()
+    block.append('file', new Blob([randomBytes(500)]), 'block')
+    const more = await fetch(`${coordinator.url}/api/v0/block/put?pin=true`, { method: 'POST', headers: { authorization: `Bearer ${eve}` }, body: block })
+    assert.equal(more.status, 200, `the quota still has room: ${await more.text()}`)
+    const removed = await call('POST', `/api/v0/pin/rm?arg=${rootCid}`, eve)
+    assert.equal(removed.status, 200, JSON.stringify(removed.body))
+    assert.equal((await call('POST', `/api/v0/pin/ls?arg=${rootCid}`, eve)).status, 500, 'gone')
   })
 
   it('a delete answer lists only the caller’s own references', async () => {
