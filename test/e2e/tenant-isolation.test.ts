@@ -242,6 +242,26 @@ describe('tenant isolation: knowing a CID grants nothing (real server)', () => {
     assert.equal((await call('POST', `/api/v0/pin/ls?arg=${rootCid}`, eve)).status, 500, 'gone')
   })
 
+  it('a path-scoped share link of a user stops working once the user no longer holds the root (item 10)', async () => {
+    const form = new FormData()
+    form.append('path', '/Library')
+    form.append('mode', 'folder')
+    form.append('name', 'site')
+    form.append('file', new Blob(['doc a']), 'docs/a.txt')
+    form.append('file', new Blob(['secret b']), 'private/b.txt')
+    const response = await fetch(`${coordinator.url}/api/v1/uploads`, { method: 'POST', headers: { authorization: `Bearer ${alice}` }, body: form })
+    const folder = ((await response.json()) as Json).upload
+    assert.equal(response.status, 201, JSON.stringify(folder))
+    const link = await call('POST', '/api/v1/share', alice, { cid: folder.cid, path: 'docs', expiresIn: 600 })
+    assert.equal(link.status, 200, JSON.stringify(link.body))
+    assert.ok(!link.body.url.includes(folder.cid))
+    assert.equal(await (await fetch(`${coordinator.url}/ipfs/${link.body.cid}/a.txt?share=${link.body.token}`)).text(), 'doc a')
+    const entry = (await call('GET', '/api/v1/entries?path=/Library/site', alice)).body
+    assert.equal(entry.cid, folder.cid)
+    assert.equal((await call('DELETE', `/api/v1/entries/${entry.id}`, alice)).status, 200)
+    assert.equal((await fetch(`${coordinator.url}/ipfs/${link.body.cid}/a.txt?share=${link.body.token}`)).status, 403)
+  })
+
   it('a delete answer lists only the caller’s own references', async () => {
     // Mallory uploads the same bytes (so the same CID) and a file nobody else has
     const same = await upload(mallory, secret, 'same.bin')
