@@ -20,7 +20,7 @@ import {
 import type { Principal } from '../auth/principal.ts'
 import { checkIncoming, type UploadLimits } from '../uploads/upload-limits.ts'
 import { type RpcComponents, pinForAccount } from './rpc-context.ts'
-import { badArgument, type RpcArgs } from './rpc-protocol.ts'
+import { badArgument, multipartError, type RpcArgs } from './rpc-protocol.ts'
 import { Channel } from './rpc-stream.ts'
 
 /** One line of `add`'s NDJSON answer: an entry added, or progress of a file. */
@@ -111,7 +111,7 @@ export async function receiveAdd(request: FastifyRequest, spoolRoot: string, lim
     if (parts.length === 0) throw badArgument("file argument 'path' is required")
   } catch (error) {
     await discard()
-    throw error
+    throw multipartError(error)
   }
   return { parts, bytes: total, discard }
 }

@@ -7,7 +7,7 @@ import { exportCar, importCar, parseCid, PinfoldError } from '../../core/index.t
 import type { Principal } from '../auth/principal.ts'
 import { checkIncoming, type UploadLimits } from '../uploads/upload-limits.ts'
 import { canRead, notFoundLocally, pinForAccount, type RpcComponents } from './rpc-context.ts'
-import { badArgument, KuboRpcError, type RpcArgs } from './rpc-protocol.ts'
+import { badArgument, KuboRpcError, multipartError, type RpcArgs } from './rpc-protocol.ts'
 import { SentBlocks } from './sent-blocks.ts'
 
 /** Kubo's default block size ceiling (1 MiB); `allow-big-block` lifts it to 2 MiB. */
@@ -63,9 +63,13 @@ export async function* blockPut(
   let total = 0
   let count = 0
   const sent = new SentBlocks()
-  for await (const part of request.parts()) {
+  const parts = request.parts()[Symbol.asyncIterator]()
+  for (;;) {
+    const next = await parts.next().catch((error: unknown) => Promise.reject(multipartError(error)))
+    if (next.done) break
+    const part = next.value
     if (part.type === 'field') continue
-    const bytes = await readLimited(part.file, maxBytes)
+    const bytes = await readLimited(part.file, maxBytes).catch((error: unknown) => Promise.reject(multipartError(error)))
     total += bytes.byteLength
     checkIncoming(limits, total)
     const digest = await sha256.digest(bytes)
@@ -152,7 +156,7 @@ export async function* dagImport(
       for (const root of result.roots) roots.set(root.toString(), root)
     }
     if (files === 0) throw badArgument("file argument 'path' is required")
-  })
+  }).catch((error: unknown) => Promise.reject(multipartError(error)))
   c.metrics.bytesIn.inc(total)
   await c.registry.usage.record(principal.accountId, 'upload_bytes', total)
   if (pinRoots) {
