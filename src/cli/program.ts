@@ -15,6 +15,7 @@ import { registerNode } from './commands/node.ts'
 import { registerNodes } from './commands/nodes.ts'
 import { registerPin } from './commands/pin.ts'
 import { registerRepo } from './commands/repo.ts'
+import { registerDoctor } from './commands/doctor.ts'
 import { registerServe } from './commands/serve.ts'
 import { registerShare } from './commands/share.ts'
 import { registerStatus } from './commands/status.ts'
@@ -43,6 +44,7 @@ export function createProgram(io: CliIo): Command {
     registerPin,
     registerGc,
     registerRepo,
+    registerDoctor,
     registerStorage,
     registerCar,
     registerServe,

@@ -14,6 +14,12 @@ export interface ShareGrant {
   accountId: string
   /** Seconds since the epoch. */
   expiresAt: number
+  /**
+   * Opaque to readers: for a link to a path below a DAG, the DAG's root sealed by the
+   * coordinator (which checks the account still holds it); the link itself names only the
+   * CID at the end of the path, so nothing above it is revealed.
+   */
+  via?: string
 }
 
 export type ShareCheck =
@@ -27,7 +33,7 @@ export type ShareCheck =
  * path prefix below it; nothing else is readable with it.
  */
 export async function issueShareToken(coordinatorKey: KeyObject, grant: ShareGrant): Promise<string> {
-  return new SignJWT({ cid: grant.cid, path: grant.path.join('/') })
+  return new SignJWT({ cid: grant.cid, path: grant.path.join('/'), ...(grant.via === undefined ? {} : { via: grant.via }) })
     .setProtectedHeader({ alg: 'EdDSA' })
     .setSubject(grant.accountId)
     .setIssuer(ISSUER)
@@ -51,11 +57,13 @@ export async function verifyShareToken(coordinatorPublicKey: Uint8Array, token: 
       currentDate: new Date(now),
       clockTolerance: 0,
     })
-    const { cid, path, sub, exp } = payload
-    if (typeof cid !== 'string' || typeof path !== 'string' || typeof sub !== 'string' || typeof exp !== 'number') {
+    const { cid, path, sub, exp, via } = payload
+    if (typeof cid !== 'string' || typeof path !== 'string' || typeof sub !== 'string' || typeof exp !== 'number' || !(via === undefined || typeof via === 'string')) {
       return { ok: false, code: 'ERR_SHARE_INVALID', message: 'the share link is malformed' }
     }
-    return { ok: true, grant: { cid, path: path === '' ? [] : path.split('/'), accountId: sub, expiresAt: exp } }
+    const grant: ShareGrant = { cid, path: path === '' ? [] : path.split('/'), accountId: sub, expiresAt: exp }
+    if (via !== undefined) grant.via = via
+    return { ok: true, grant }
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) {
       return { ok: false, code: 'ERR_SHARE_EXPIRED', message: 'this share link has expired; ask for a new one' }

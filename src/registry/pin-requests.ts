@@ -193,16 +193,16 @@ export class PinRequests {
     return rows.map(toPinRequest)
   }
 
-  /** Sets the status of every request for `cid` (all accounts) currently in `from`; returns how many changed. */
-  async setStatusByCid(cid: string, from: PinRequestStatus[], status: PinRequestStatus): Promise<number> {
+  /**
+   * Sets the status of every request for `cid` currently in `from` (of all accounts, or only of
+   * `opts.accountId`); returns how many changed.
+   */
+  async setStatusByCid(cid: string, from: PinRequestStatus[], status: PinRequestStatus, opts: { accountId?: string } = {}): Promise<number> {
     if (!STATUSES.includes(status)) throw invalidArgument(`invalid status ${JSON.stringify(status)}`)
     if (from.length === 0) return 0
-    const r = await this.#ctx.db
-      .updateTable('pin_requests')
-      .set({ status, updated_at: now() })
-      .where('cid', '=', cid)
-      .where('status', 'in', from)
-      .executeTakeFirst()
+    let q = this.#ctx.db.updateTable('pin_requests').set({ status, updated_at: now() }).where('cid', '=', cid).where('status', 'in', from)
+    if (opts.accountId !== undefined) q = q.where('account_id', '=', opts.accountId)
+    const r = await q.executeTakeFirst()
     return Number(r.numUpdatedRows)
   }
 

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely'
+import type { ExpressionBuilder, Selectable } from 'kysely'
 import { CID } from 'multiformats/cid'
 import { InvalidCidError } from '../core/errors.ts'
 import { writeAllocation } from './allocations.ts'
@@ -10,7 +10,7 @@ import {
   parseJson,
   type RegistryContext,
 } from './db.ts'
-import type { PinsTable } from './schema.ts'
+import type { PinsTable, RegistrySchema } from './schema.ts'
 
 export interface Pin {
   cid: string
@@ -38,6 +38,32 @@ export interface PinReference {
   kind: 'entry' | 'pin_request' | (string & {})
   id: string
   accountId: string
+}
+
+/**
+ * `pin_refs` rows through which `accountId` holds the pin (`pins.cid`): every reference except
+ * a Pinning Service request not (yet) `pinned`. A request only names a CID; it holds the content
+ * once its bytes were fetched from the request's origins (or the account already held it), so a
+ * request for another account's CID grants no read and counts no bytes (issue 9 item 1).
+ */
+function holdingRefs(eb: ExpressionBuilder<RegistrySchema, 'pins'>, accountId: string) {
+  return eb
+    .selectFrom('pin_refs')
+    .select('pin_refs.cid')
+    .whereRef('pin_refs.cid', '=', 'pins.cid')
+    .where('pin_refs.account_id', '=', accountId)
+    .where((ref) =>
+      ref.or([
+        ref('pin_refs.ref_kind', '<>', 'pin_request'),
+        ref.exists(
+          ref
+            .selectFrom('pin_requests')
+            .select('pin_requests.requestid')
+            .whereRef('pin_requests.requestid', '=', 'pin_refs.ref_id')
+            .where('pin_requests.status', '=', 'pinned'),
+        ),
+      ]),
+    )
 }
 
 /** Default replication when none is given: every node, as IPFS Cluster. */
@@ -185,27 +211,23 @@ export class Pins {
     return rows.map((row) => row.account_id)
   }
 
-  /** The pin only if `accountId` references it; other accounts' CIDs behave as not found. */
+  /**
+   * The pin only if `accountId` holds it (see {@link holdingRefs}): what grants reading a CID
+   * (gateway, Kubo RPC, share links, pin status). Other accounts' CIDs, and CIDs the account
+   * only asked for in a request not yet `pinned`, behave as not found.
+   */
   async getForAccount(accountId: string, cid: string): Promise<Pin | undefined> {
     const row = await this.#ctx.db
       .selectFrom('pins')
       .selectAll()
       .where('cid', '=', cid)
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('pin_refs')
-            .select('pin_refs.cid')
-            .whereRef('pin_refs.cid', '=', 'pins.cid')
-            .where('pin_refs.account_id', '=', accountId),
-        ),
-      )
+      .where((eb) => eb.exists(holdingRefs(eb, accountId)))
       .executeTakeFirst()
     return row && toPin(row)
   }
 
   /**
-   * The pins `accountId` references (through any reference, or only through `kind`), ordered
+   * The pins `accountId` holds (see {@link getForAccount}; through any reference, or only through `kind`), ordered
    * by cid and keyset-paged by `after`; `cids` restricts to those CIDs. Other accounts' pins
    * never appear. One semi-join over the `pin_refs (account_id, cid)` index.
    */
@@ -220,11 +242,7 @@ export class Pins {
     if (opts.cids !== undefined) q = q.where('cid', 'in', [...opts.cids])
     const rows = await q
       .where((eb) => {
-        let refs = eb
-          .selectFrom('pin_refs')
-          .select('pin_refs.cid')
-          .whereRef('pin_refs.cid', '=', 'pins.cid')
-          .where('pin_refs.account_id', '=', accountId)
+        let refs = holdingRefs(eb, accountId)
         if (opts.kind !== undefined) refs = refs.where('pin_refs.ref_kind', '=', opts.kind)
         return eb.exists(refs)
       })
@@ -344,22 +362,15 @@ export class Pins {
   }
 
   /**
-   * Bytes of the distinct pins `accountId` references in any way (entries, pin requests…),
-   * by each pin's recorded `size` (0 while unknown): what a storage quota is checked against.
+   * Bytes of the distinct pins `accountId` holds (entries, pinned pin requests…; see
+   * {@link getForAccount}), by each pin's recorded `size` (0 while unknown): what a storage quota is
+   * checked against. A pending request adds nothing, so its CID's size stays unrevealed.
    */
   async bytesReferencedBy(accountId: string): Promise<number> {
     const r = await this.#ctx.db
       .selectFrom('pins')
       .select((eb) => eb.fn.sum<number>('pins.size').as('total'))
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('pin_refs')
-            .select('pin_refs.cid')
-            .whereRef('pin_refs.cid', '=', 'pins.cid')
-            .where('pin_refs.account_id', '=', accountId),
-        ),
-      )
+      .where((eb) => eb.exists(holdingRefs(eb, accountId)))
       .executeTakeFirst()
     return Number(r?.total ?? 0)
   }

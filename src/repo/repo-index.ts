@@ -182,6 +182,11 @@ export class RepoIndex {
     return (this.#s.dagMembers.all(mh) as Array<{ mh: Uint8Array }>).map((r) => r.mh)
   }
 
+  /** Bytes of the indexed blocks reachable from `mh`, each counted once (`mh` included). */
+  dagBytes(mh: Uint8Array): number {
+    return Number((this.#s.dagBytes.get(mh) as { bytes: number | bigint }).bytes)
+  }
+
   /** Blocks reachable from no pin (mark via links, in SQL). */
   garbage(): BlockRow[] {
     return (this.#s.garbage.all() as unknown as RawBlockRow[]).map(toBlock)

@@ -96,6 +96,12 @@ export interface Repo {
   /** Re-hashes every block; see `verify.ts`. Damaged pins are reported, never removed. */
   verify(options?: VerifyOptions): Promise<VerifyResult>
   stat(options?: AbortOptions): Promise<RepoStat>
+  /**
+   * Bytes of the DAG under `cid` as stored: the sizes of its distinct blocks present in the
+   * index (a missing subtree counts nothing), measured by the repo, never what a block
+   * declares about itself. Flushes queued blocks first.
+   */
+  dagBytes(cid: CID, options?: AbortOptions): Promise<number>
   /** Flushes queued blocks, closes the index and releases the repo lock. Idempotent. */
   close(): Promise<void>
 }
@@ -318,6 +324,11 @@ class OpenRepo implements Repo {
       gcWatermark: this.#config.Gc.GCWatermark,
       storage: this.#paths.list(),
     }
+  }
+
+  async dagBytes(cid: CID, options?: AbortOptions): Promise<number> {
+    await this.#store.flush(options)
+    return this.#index.dagBytes(cid.multihash.bytes)
   }
 
   close(): Promise<void> {

@@ -132,6 +132,14 @@ export const SQL = {
     )
     SELECT p.mh, p.cid, p.recursive FROM pins p JOIN up ON p.mh = up.mh WHERE p.recursive = 1 OR p.mh = ?1`,
 
+  /** Bytes of the distinct indexed blocks reachable from ?1 through indexed links (including ?1). */
+  dagBytes: `WITH RECURSIVE dag(mh) AS (
+      SELECT ?1
+      UNION
+      SELECT l.child FROM links l JOIN dag d ON l.parent = d.mh
+    )
+    SELECT COALESCE(SUM(b.size), 0) AS bytes FROM dag JOIN blocks b ON b.mh = dag.mh`,
+
   /** Blocks reachable from no pin: direct pins keep their root, recursive pins their DAG. */
   garbage: `WITH RECURSIVE live(mh, expand) AS (
       SELECT mh, recursive FROM pins

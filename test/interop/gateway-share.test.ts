@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { CarReader } from '@ipld/car'
 import { create } from 'kubo-rpc-client'
+import { CID } from 'multiformats/cid'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { runPinfold } from '../helpers/run-pinfold.ts'
 
@@ -135,20 +137,33 @@ describe('gateway share links (token mode, real server)', () => {
     assert.match(body.error.message, /expired/)
   })
 
-  it('a link to a path opens that path and below, not its siblings', async () => {
+  it('a link to a path opens that path and below, and reveals nothing above it (issue 9 item 10)', async () => {
     const answer = await shareOk({ cid: dirCid, path: 'docs', expiresIn: 60 })
-    assert.equal(answer.url, `${coordinator.url}/ipfs/${dirCid}/docs?share=${answer.token}`)
-    const file = await fetch(`${coordinator.url}/ipfs/${dirCid}/docs/a.txt?share=${answer.token}`)
+    // the link names the CID the path leads to: neither the root nor the path appear
+    assert.equal(answer.path, '')
+    assert.notEqual(answer.cid, dirCid)
+    assert.equal(answer.url, `${coordinator.url}/ipfs/${answer.cid}?share=${answer.token}`)
+    assert.ok(!answer.url.includes(dirCid) && !answer.url.includes('docs'))
+    const payload = Buffer.from(answer.token.split('.')[1] ?? '', 'base64url').toString()
+    assert.ok(!payload.includes(dirCid) && !payload.includes(CID.parse(dirCid).toV1().toString()), 'the token hides the root too')
+    const file = await fetch(`${coordinator.url}/ipfs/${answer.cid}/a.txt?share=${answer.token}`)
     assert.equal(file.status, 200)
     assert.equal(await file.text(), 'doc a')
     // the listing keeps the token on its links
     const listing = await fetch(answer.url)
     assert.equal(listing.status, 200)
     assert.ok((await listing.text()).includes(`href="a.txt?share=${answer.token}"`))
-    for (const path of ['private/b.txt', 'index.txt', '']) {
+    // its CAR holds the docs directory and its file only: no parent block with sibling names
+    const car = await CarReader.fromBytes(new Uint8Array(await (await fetch(`${answer.url}&format=car`)).arrayBuffer()))
+    const blocks: string[] = []
+    for await (const block of car.blocks()) blocks.push(block.cid.toString())
+    assert.equal(blocks.length, 2, blocks.join())
+    assert.ok(!blocks.includes(dirCid))
+    for (const path of ['private/b.txt', 'index.txt', '', 'docs/a.txt']) {
       const response = await fetch(`${coordinator.url}/ipfs/${dirCid}/${path}?share=${answer.token}`)
       assert.equal(response.status, 403, path)
     }
+    assert.equal((await share(adminToken, { cid: dirCid, path: 'nope', expiresIn: 60 })).status, 404, 'a path that does not exist')
   })
 
   it('POST /api/v1/share is account-scoped and validated', async () => {
@@ -181,7 +196,8 @@ describe('gateway share links (token mode, real server)', () => {
     const plain = await runPinfold(['share', `${dirCid}/docs/a.txt`, '--expires', '1h'], { env })
     assert.equal(plain.code, 0, plain.stderr)
     const url = plain.stdout.trim()
-    assert.match(url, new RegExp(`^${coordinator.url}/ipfs/${dirCid}/docs/a.txt\\?share=`))
+    assert.match(url, new RegExp(`^${coordinator.url}/ipfs/\\w+\\?share=`))
+    assert.ok(!url.includes(dirCid), 'the link names the file, not the folder above it')
     assert.equal(await (await fetch(url)).text(), 'doc a')
     const json = await runPinfold(['share', fileCid, '--expires', '90s', '--json'], { env })
     assert.equal(json.code, 0, json.stderr)

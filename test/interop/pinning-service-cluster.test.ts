@@ -74,9 +74,12 @@ describe('Pinning Service API: storage nodes and restarts', () => {
     assert.deepEqual(added.body.delegates, [`/ip4/127.0.0.1/tcp/${port}/http`, '/ip4/127.0.0.1/tcp/9/http'])
   })
 
-  it('content only the nodes hold: pinned once replication_min nodes report it pinned', async () => {
+  it('content of the account only the nodes hold: pinned once replication_min nodes report it pinned', async () => {
     const { registry } = coordinator.running.components
     const cid = CID.create(1, 0x55, (await importBytes(randomBytes(200), new MemoryBlockstore())).cid.multihash).toString()
+    // the account holds it (as a node's drop-folder ingest registers it); nodes' copies say
+    // nothing about a request for content the account does not hold
+    await registry.entries.addFile(alice.id, '/Library', { name: 'on-nodes.bin', cid, size: 200, createParents: true })
     const added = await call('POST', '/pins', { cid })
     const failed = await waitFor(added.body.requestid, ['failed'])
     assert.equal(failed.info.replicas, '0/1', 'replication −1: every node that is not down')

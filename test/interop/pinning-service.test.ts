@@ -66,14 +66,22 @@ describe('IPFS Pinning Service API v1.0.0 (/pinning)', () => {
 
   const list = (query: string, token?: string) => call<PinResults>('GET', `/pins${query === '' ? '' : `?${query}`}`, { token })
 
-  /** Content already in the origin repo (pinned there), without any entry or pin request. */
-  async function originContent(bytes = randomBytes(2000)): Promise<string> {
-    const { repo } = coordinator.running.components
-    return repo.runAdd(async () => {
-      const entry = await importBytes(bytes, repo.blocks)
-      await repo.pins.add(entry.cid)
-      return entry.cid.toString()
-    })
+  /** Entries `originContent` created, by CID. */
+  const seeded = new Map<string, string>()
+
+  /**
+   * Content the account already holds (a file it uploaded): only then does a request for it
+   * find it at once. Content only another account holds is fetched like absent content.
+   */
+  async function originContent(bytes = randomBytes(2000), account = alice): Promise<string> {
+    const entry = await seedFile(coordinator, account.id, '/Library/seed', `${randomBytes(8).toString('hex')}.bin`, bytes)
+    seeded.set(entry.cid as string, entry.id)
+    return entry.cid as string
+  }
+
+  /** Removes the file `originContent` created, so only pin requests reference the CID. */
+  async function unseed(cid: string): Promise<void> {
+    await coordinator.running.components.registry.entries.remove(alice.id, seeded.get(cid) ?? '', { recursive: false, onlyThisVersion: false })
   }
 
   /** Content only the second gateway (the "origin" peer) has. */
@@ -209,6 +217,7 @@ describe('IPFS Pinning Service API v1.0.0 (/pinning)', () => {
       assert.ok(await repo.blocks.has(CID.parse(cid)))
 
       // replacing with other content releases the old CID (nothing else references it)
+      await unseed(cid)
       const other = await originContent()
       const again = await call('POST', `/pins/${replaced.body.requestid}`, { body: { cid: other } })
       assert.equal(again.status, 202)
@@ -240,6 +249,7 @@ describe('IPFS Pinning Service API v1.0.0 (/pinning)', () => {
       const file = await seedFile(coordinator, bob.id, '/Library', 'shared.bin', randomBytes(3000))
       const c = await call('POST', '/pins', { body: { cid: file.cid } })
       assert.equal((await call('DELETE', `/pins/${c.body.requestid}`)).status, 202)
+      await unseed(cid)
       assert.equal((await call('DELETE', `/pins/${b.body.requestid}`)).status, 202)
       await releaseContent.collectNow()
       assert.equal(await repo.blocks.has(CID.parse(cid)), false, 'released: unpinned and collected')
@@ -309,7 +319,7 @@ describe('IPFS Pinning Service API v1.0.0 (/pinning)', () => {
 
     before(async () => {
       dave = await createTestAccount(coordinator, 'dave@example.com')
-      for (let i = 0; i < 4; i++) cids.push(await originContent())
+      for (let i = 0; i < 4; i++) cids.push(await originContent(randomBytes(2000), dave))
       const add = async (key: string, body: unknown) => {
         const r = await call('POST', '/pins', { token: dave.token, body })
         assert.equal(r.status, 202, JSON.stringify(r.body))

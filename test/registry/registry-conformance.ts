@@ -438,7 +438,13 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
 
       await reg.pins.update(c1, { size: 1000 })
       await reg.pins.update(c3, { size: 24 })
+      // a request not yet pinned holds nothing: no bytes counted, no read granted
+      assert.equal(await reg.pins.bytesReferencedBy(a), 1000)
+      assert.equal(await reg.pins.getForAccount(a, c3), undefined)
+      assert.equal(await reg.pinRequests.setStatusByCid(c3, ['queued'], 'pinned', { accountId: b }), 0, "only b's requests")
+      assert.equal(await reg.pinRequests.setStatusByCid(c3, ['queued'], 'pinned', { accountId: a }), 1)
       assert.equal(await reg.pins.bytesReferencedBy(a), 1024)
+      assert.ok(await reg.pins.getForAccount(a, c3))
       assert.equal(await reg.pins.bytesReferencedBy(b), 1000)
     })
 

@@ -131,8 +131,8 @@ export function registerFiles(program: Command, ctx: CliContext): void {
       )
       if (flags.json) return ctx.printJson(result)
       ctx.print(`removed ${result.removedEntries} entr${result.removedEntries === 1 ? 'y' : 'ies'} under ${entry.path}`)
-      if (result.releasedCids.length > 0) ctx.print(`content released (reclaimed by GC): ${result.releasedCids.join(' ')}`)
-      if (result.stillReferenced?.length) ctx.print(`still referenced elsewhere: ${result.stillReferenced.join(' ')}`)
+      if (result.releasedCids.length > 0) ctx.print(`no longer stored for this account: ${result.releasedCids.join(' ')}`)
+      if (result.stillReferenced?.length) ctx.print(`still held by this account's other files or pins: ${result.stillReferenced.join(' ')}`)
     })
 }
 

@@ -8,6 +8,6 @@ import { parseCid } from '../../core/index.ts'
 export function cidForms(cid: string): string[] {
   const parsed = parseCid(cid)
   const forms = new Set([cid, parsed.toV1().toString()])
-  if (parsed.code === 0x70 && parsed.multihash.code === 0x12) forms.add(parsed.toV0().toString())
+  if (parsed.code === 0x70 && parsed.multihash.code === 0x12 && parsed.multihash.digest.length === 32) forms.add(parsed.toV0().toString())
   return [...forms]
 }

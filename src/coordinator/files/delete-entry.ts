@@ -11,12 +11,15 @@ export interface DeleteEntryOptions {
   onlyThisVersion: boolean
 }
 
-/** What a deletion did, stated honestly: content is gone only when nothing else holds it. */
+/**
+ * What a deletion did, from the account's own point of view only: whether another account
+ * stores the same CID is never revealed (that would be a dedup oracle, issue 9 item 1).
+ */
 export interface DeleteEntryResult {
   removedEntries: number
-  /** CIDs no entry or pin request of any account references any more: unpinned, GC reclaims them. */
+  /** CIDs of the removed entries the account no longer holds at all: no longer counted, and collected unless kept for someone else. */
   releasedCids: string[]
-  /** CIDs of the removed entries that stay pinned because something else still references them. */
+  /** CIDs of the removed entries the account still holds through its other entries or pinned requests. */
   stillReferenced: string[]
 }
 
@@ -49,12 +52,12 @@ export async function deleteEntry(
   })
   if (result === undefined) return undefined
   await releaser.release(result.releasedCids)
-  const released = new Set(result.releasedCids)
-  return {
-    removedEntries: result.removedEntries,
-    releasedCids: result.releasedCids,
-    stillReferenced: [...referenced].filter((cid) => !released.has(cid)).sort(),
+  const answer: DeleteEntryResult = { removedEntries: result.removedEntries, releasedCids: [], stillReferenced: [] }
+  for (const cid of [...referenced].sort()) {
+    const held = (await registry.pins.getForAccount(accountId, cid)) !== undefined
+    ;(held ? answer.stillReferenced : answer.releasedCids).push(cid)
   }
+  return answer
 }
 
 async function hasChildren(registry: Registry, accountId: string, directory: Entry): Promise<boolean> {

@@ -19,8 +19,8 @@ import {
 } from '../../core/index.ts'
 import type { Principal } from '../auth/principal.ts'
 import { checkIncoming, type UploadLimits } from '../uploads/upload-limits.ts'
-import { type RpcComponents, registerRpcPin } from './rpc-context.ts'
-import { badArgument, type RpcArgs } from './rpc-protocol.ts'
+import { type RpcComponents, pinForAccount } from './rpc-context.ts'
+import { badArgument, multipartError, type RpcArgs } from './rpc-protocol.ts'
 import { Channel } from './rpc-stream.ts'
 
 /** One line of `add`'s NDJSON answer: an entry added, or progress of a file. */
@@ -111,7 +111,7 @@ export async function receiveAdd(request: FastifyRequest, spoolRoot: string, lim
     if (parts.length === 0) throw badArgument("file argument 'path' is required")
   } catch (error) {
     await discard()
-    throw error
+    throw multipartError(error)
   }
   return { parts, bytes: total, discard }
 }
@@ -186,9 +186,10 @@ export async function* runAdd(c: RpcComponents, principal: Principal, args: RpcA
   const output = new Channel<AddOutput>()
   const sink = new MeasuringSink(options.onlyHash ? undefined : c.repo.blocks)
   const importing = (async () => {
-    const roots = options.onlyHash ? await importAll(received, sink, options, output) : await c.repo.runAdd(() => importAndPin(c, received, sink, options, output))
+    const roots = options.onlyHash
+      ? await importAll(received, sink, options, output)
+      : await c.repo.runAdd(() => importAndPin(c, principal.accountId, received, sink, options, output))
     if (!options.onlyHash) {
-      if (options.pin) for (const root of roots) await registerRpcPin(c, principal.accountId, root.cid, Number(root.size))
       c.metrics.bytesIn.inc(received.bytes)
       await c.registry.usage.record(principal.accountId, 'upload_bytes', received.bytes)
     }
@@ -209,13 +210,14 @@ export async function* runAdd(c: RpcComponents, principal: Principal, args: RpcA
 
 async function importAndPin(
   c: RpcComponents,
+  accountId: string,
   received: ReceivedAdd,
   sink: MeasuringSink,
   options: AddOptions,
   output: Channel<AddOutput>,
 ): Promise<ImportedEntry[]> {
   const roots = await importAll(received, sink, options, output)
-  if (options.pin) for (const root of roots) await c.repo.pins.add(root.cid, { recursive: true })
+  if (options.pin) for (const root of roots) await pinForAccount(c, accountId, root.cid)
   return roots
 }
 

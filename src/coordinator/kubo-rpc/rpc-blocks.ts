@@ -3,11 +3,12 @@ import type { FastifyRequest } from 'fastify'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { blockLinks, exportCar, importCar, parseCid, PinfoldError } from '../../core/index.ts'
+import { exportCar, importCar, parseCid, PinfoldError } from '../../core/index.ts'
 import type { Principal } from '../auth/principal.ts'
 import { checkIncoming, type UploadLimits } from '../uploads/upload-limits.ts'
-import { canRead, dagSize, notFoundLocally, type RpcComponents, registerRpcPin } from './rpc-context.ts'
-import { badArgument, KuboRpcError, type RpcArgs } from './rpc-protocol.ts'
+import { canRead, notFoundLocally, pinForAccount, type RpcComponents } from './rpc-context.ts'
+import { badArgument, KuboRpcError, multipartError, type RpcArgs } from './rpc-protocol.ts'
+import { SentBlocks } from './sent-blocks.ts'
 
 /** Kubo's default block size ceiling (1 MiB); `allow-big-block` lifts it to 2 MiB. */
 const MAX_BLOCK_BYTES = 1024 * 1024
@@ -61,24 +62,31 @@ export async function* blockPut(
   if (!request.isMultipart()) throw badArgument("file argument 'data' is required")
   let total = 0
   let count = 0
-  for await (const part of request.parts()) {
+  const sent = new SentBlocks()
+  const parts = request.parts()[Symbol.asyncIterator]()
+  for (;;) {
+    const next = await parts.next().catch((error: unknown) => Promise.reject(multipartError(error)))
+    if (next.done) break
+    const part = next.value
     if (part.type === 'field') continue
-    const bytes = await readLimited(part.file, maxBytes)
+    const bytes = await readLimited(part.file, maxBytes).catch((error: unknown) => Promise.reject(multipartError(error)))
     total += bytes.byteLength
     checkIncoming(limits, total)
     const digest = await sha256.digest(bytes)
     const cid = v0 ? CID.createV0(digest as Parameters<typeof CID.createV0>[0]) : CID.createV1(code, digest)
     try {
-      blockLinks(cid, bytes)
+      sent.record(cid, bytes)
     } catch (error) {
       throw new KuboRpcError(error instanceof Error ? error.message : String(error))
     }
     await c.repo.runAdd(async () => {
       await c.repo.blocks.put(cid, bytes)
       await c.repo.blocks.flush()
-      if (pin) await c.repo.pins.add(cid, { recursive: true })
+      if (!pin) return
+      // a block linking to CIDs the caller neither sent nor holds must not pin them for it
+      await sent.assertGrantable(cid, (linked) => canRead(c, principal, linked))
+      await pinForAccount(c, principal.accountId, cid)
     })
-    if (pin) await registerRpcPin(c, principal.accountId, cid, bytes.byteLength)
     count++
     yield { Key: cid.toString(), Size: bytes.byteLength }
   }
@@ -109,8 +117,11 @@ export type DagImportOutput = { Root: { Cid: { '/': string }; PinErrorMsg: strin
 /**
  * `dag/import`: every file part is a CAR (v1 or v2); each block is verified against its CID
  * before it is stored (a mismatch fails the command). Afterwards each root is pinned
- * (`pin-roots`, default true) in the repo and as a pin of the account; a root whose DAG is
- * incomplete reports `PinErrorMsg` instead, as Kubo does.
+ * (`pin-roots`, default true) in the repo and as a pin of the account, sized by the bytes
+ * stored; a root whose DAG is incomplete reports `PinErrorMsg` instead, as Kubo does. A root
+ * the caller does not hold already counts as incomplete unless every block under it came in
+ * this request's CARs (or lies in a DAG the caller holds): a block stored for another account
+ * is as absent as one nobody stores.
  */
 export async function* dagImport(
   c: RpcComponents,
@@ -127,6 +138,7 @@ export async function* dagImport(
   let blockBytes = 0
   let total = 0
   let files = 0
+  const sent = new SentBlocks()
   await c.repo.runAdd(async () => {
     for await (const part of request.parts()) {
       if (part.type === 'field') continue
@@ -138,21 +150,24 @@ export async function* dagImport(
           yield chunk
         }
       }
-      const result = await importCar(counted(), c.repo.blocks, { maxBlockBytes: MAX_BIG_BLOCK_BYTES })
+      const result = await importCar(counted(), sent.recording(c.repo.blocks), { maxBlockBytes: MAX_BIG_BLOCK_BYTES })
       blocks += result.blocks
       blockBytes += result.bytes
       for (const root of result.roots) roots.set(root.toString(), root)
     }
     if (files === 0) throw badArgument("file argument 'path' is required")
-  })
+  }).catch((error: unknown) => Promise.reject(multipartError(error)))
   c.metrics.bytesIn.inc(total)
   await c.registry.usage.record(principal.accountId, 'upload_bytes', total)
   if (pinRoots) {
     for (const root of roots.values()) {
       let message = ''
       try {
-        await c.repo.runAdd(() => c.repo.pins.add(root, { recursive: true }))
-        await registerRpcPin(c, principal.accountId, root, await dagSize(c, root))
+        await c.repo.runAdd(async () => {
+          const holds = (cid: CID) => canRead(c, principal, cid)
+          if (!(await holds(root))) await sent.assertGrantable(root, holds)
+          await pinForAccount(c, principal.accountId, root)
+        })
       } catch (error) {
         if (!(error instanceof PinfoldError && error.userError)) throw error
         message = error.code === 'ERR_DAG_INCOMPLETE' ? `${notFoundLocally(root).message}: ${error.message}` : error.message

@@ -57,22 +57,34 @@ export async function rpcLimits(c: RpcComponents, accountId: string): Promise<Up
   return { ...limits, storageBytes: limits.storageBytes - (await c.registry.pins.bytesForAccount(accountId, RPC_PIN_KIND)) }
 }
 
+/**
+ * Pins `cid` (its DAG complete in the origin repo) for the account: in the repo and as a
+ * registry pin sized by the bytes the repo measured, never by what the DAG declares. The
+ * registry reference is what makes a repo pin counted, removable and collectable, so a repo
+ * pin whose registration fails is undone unless the registry pins the CID for someone else.
+ * Idempotent; call inside `repo.runAdd` when the blocks were written by the same request.
+ */
+export async function pinForAccount(c: RpcComponents, accountId: string, cid: CID, name?: string): Promise<void> {
+  await c.repo.runAdd(async () => {
+    const size = await c.repo.dagBytes(cid)
+    await c.repo.pins.add(cid, { recursive: true })
+    try {
+      await registerRpcPin(c, accountId, cid, size, name)
+    } catch (error) {
+      const registered = await Promise.all(cidForms(cid.toString()).map((form) => c.registry.pins.get(form)))
+      if (registered.every((pin) => pin === undefined)) await c.repo.pins.rm(cid)
+      throw error
+    }
+  })
+}
+
 /** Registers `cid` as a pin of the account (replicated as any pin); idempotent. */
-export async function registerRpcPin(c: RpcComponents, accountId: string, cid: CID, size: number, name?: string): Promise<void> {
+async function registerRpcPin(c: RpcComponents, accountId: string, cid: CID, size: number, name?: string): Promise<void> {
   const options: { size: number; name?: string; replicationMin: number; replicationMax: number } = {
-    size: Math.max(0, Math.floor(size)),
+    size,
     replicationMin: c.config.cluster.defaultReplicationMin,
     replicationMax: c.config.cluster.defaultReplicationMax,
   }
   if (name !== undefined && name !== '') options.name = name.slice(0, 255)
   await c.registry.pins.addReference(cid.toString(), { kind: RPC_PIN_KIND, id: accountId, accountId }, options)
-}
-
-/** What the registry records as a pin's size: the UnixFS size, else the root block's own size. */
-export async function dagSize(c: RpcComponents, cid: CID): Promise<number> {
-  try {
-    return Number((await stat(c.repo.blocks, cid.toString())).size)
-  } catch {
-    return (await c.repo.blocks.size(cid)) ?? 0
-  }
 }

@@ -2,7 +2,7 @@ import { parseCid } from '../../core/index.ts'
 import type { Pin } from '../../registry/index.ts'
 import type { Principal } from '../auth/principal.ts'
 import { cidForms } from '../files/cid-forms.ts'
-import { dagSize, notFoundLocally, RPC_PIN_KIND, type RpcComponents, registerRpcPin, resolveReadable } from './rpc-context.ts'
+import { notFoundLocally, pinForAccount, RPC_PIN_KIND, type RpcComponents, resolveReadable } from './rpc-context.ts'
 import { badArgument, KuboRpcError, type RpcArgs } from './rpc-protocol.ts'
 
 /**
@@ -20,10 +20,8 @@ export async function pinAdd(c: RpcComponents, principal: Principal, args: RpcAr
     const { cid } = await resolveReadable(c, principal, path)
     await c.repo.runAdd(async () => {
       if (!(await c.repo.blocks.has(cid))) throw notFoundLocally(cid)
-      await c.repo.pins.add(cid, { recursive: true })
+      await pinForAccount(c, principal.accountId, cid, name)
     })
-    const size = await dagSize(c, cid)
-    await registerRpcPin(c, principal.accountId, cid, size, name)
     pinned.push(cid.toString())
   }
   return { Pins: pinned }

@@ -30,6 +30,18 @@ export function badArgument(message: string): KuboRpcError {
   return new KuboRpcError(message, { status: 400, kuboCode: 1, code: 'ERR_VALIDATION' })
 }
 
+/**
+ * What a failure while reading a multipart body should be reported as: the parser's own
+ * errors (a missing boundary, a malformed part header, a body that ends mid-part: plain
+ * errors without an HTTP status or a syscall) mean the request is malformed, Kubo's 400;
+ * anything else (Pinfold's errors, the limits' 413, disk failures) stays as it is.
+ */
+export function multipartError(error: unknown): unknown {
+  if (error instanceof PinfoldError || !(error instanceof Error)) return error
+  if (typeof (error as { statusCode?: unknown }).statusCode === 'number' || 'syscall' in error) return error
+  return badArgument(`malformed multipart body: ${error.message.slice(0, 200)}`)
+}
+
 /** Statuses kept from Pinfold's own mapping; any other failure is Kubo's 500. */
 const KEPT_STATUSES = new Set([400, 401, 403, 413, 429, 431, 507])
 

@@ -4,10 +4,14 @@ import { PinfoldError } from '../../core/index.ts'
 import type { Registry } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
 import { type AddressPolicy, type FetchDagOptions, type FetchDagResult, fetchDag } from '../../transfer/index.ts'
+import { cidForms } from '../files/cid-forms.ts'
 import type { ContentReleaser } from '../files/release-content.ts'
 import { multiaddrToGatewayUrl } from './multiaddr.ts'
 
-export type FetchDagFn = (root: CID, store: Repo['blocks'], options: FetchDagOptions) => Promise<FetchDagResult>
+export type FetchDagFn = (root: CID, store: FetchStore, options: FetchDagOptions) => Promise<FetchDagResult>
+
+/** Where a fetch looks for blocks it already has and puts the ones it fetched. */
+export type FetchStore = Pick<Repo['blocks'], 'get' | 'has' | 'put' | 'flush'>
 
 export interface OriginFetcherOptions {
   registry: Registry
@@ -66,13 +70,17 @@ class StorageQuotaError extends PinfoldError {
 /**
  * Brings pinned content that the origin repo lacks into it from the pin requests'
  * `origins` (HTTP multiaddrs → trustless gateways; other multiaddrs are ignored), one job
- * per CID however many requests name it, at most `concurrency` at once. Waiting jobs are
- * queued per account (the account whose request created the job) and started round-robin
- * across accounts; one account runs at most half the slots (rounded up), so however many
- * slow origins it names, another account's request starts at once; each job has a
- * deadline (`jobTimeoutMs`).
+ * per account and CID however many of its requests name it, at most `concurrency` at once.
+ * Waiting jobs are queued per account and started round-robin across accounts; one account
+ * runs at most half the slots (rounded up), so however many slow origins it names, another
+ * account's request starts at once; each job has a deadline (`jobTimeoutMs`).
  *
- * Each job moves every request of its CID queued → pinning → pinned | failed in the
+ * Knowing a CID grants nothing: unless the account already holds the CID, its job fetches
+ * every block from the origins it named, as if the repo held none of them, so another
+ * account's copy is neither a shortcut nor observable. Jobs are per account for the same
+ * reason: one account's origins never satisfy another's request.
+ *
+ * Each job moves its account's requests of its CID queued → pinning → pinned | failed in the
  * registry. The DAG is fetched with the verifying `fetchDag` and pinned in the repo inside
  * `repo.runAdd`, so GC never sees fetched-but-unpinned blocks. A job whose pin was released
  * meanwhile is cancelled, and content pinned after its release is handed to the releaser.
@@ -113,17 +121,17 @@ export class OriginFetcher {
     return (this.#perAccount.get(accountId) ?? 0) < this.#maxPerAccount
   }
 
-  /** Fetches `cid` (unless a job for it exists, which then also gets these origins). */
+  /** Fetches `cid` for `accountId` (unless its job exists, which then also gets these origins). */
   enqueue(cid: string, origins: readonly string[], accountId: string): void {
     if (this.#closed) return
     const urls = origins.map(multiaddrToGatewayUrl).filter((u): u is string => u !== undefined)
-    const existing = this.#jobs.get(cid)
+    const existing = this.#jobs.get(jobKey(accountId, cid))
     if (existing) {
       for (const url of urls) existing.urls.add(url)
       return
     }
     const job: Job = { cid, urls: new Set(urls), accountId, state: 'queued', controller: new AbortController() }
-    this.#jobs.set(cid, job)
+    this.#jobs.set(jobKey(accountId, cid), job)
     count(this.#perAccount, accountId, 1)
     const queue = this.#waiting.get(accountId)
     if (queue) queue.push(job)
@@ -131,24 +139,24 @@ export class OriginFetcher {
     this.#pump()
   }
 
-  /** `queued`/`pinning` while a job for `cid` exists. */
-  state(cid: string): FetchState | undefined {
-    return this.#jobs.get(cid)?.state
+  /** `queued`/`pinning` while the account's job for `cid` exists. */
+  state(cid: string, accountId: string): FetchState | undefined {
+    return this.#jobs.get(jobKey(accountId, cid))?.state
   }
 
-  /** Why the last fetch of `cid` failed, if it did (and no later one succeeded). */
-  failure(cid: string): string | undefined {
-    return this.#failures.get(cid)
+  /** Why the account's last fetch of `cid` failed, if it did (and no later one succeeded). */
+  failure(cid: string, accountId: string): string | undefined {
+    return this.#failures.get(jobKey(accountId, cid))
   }
 
-  /** Stops the job for `cid` (its pin was released); its requests are gone. */
+  /** Stops every job for `cid` (its pin was released); their requests are gone. */
   cancel(cid: string): void {
-    const job = this.#jobs.get(cid)
-    if (job === undefined) return
-    job.controller.abort(new ReleasedError())
-    const queue = this.#waiting.get(job.accountId) ?? []
-    const i = queue.indexOf(job)
-    if (i >= 0) {
+    for (const job of [...this.#jobs.values()]) {
+      if (job.cid !== cid) continue
+      job.controller.abort(new ReleasedError())
+      const queue = this.#waiting.get(job.accountId) ?? []
+      const i = queue.indexOf(job)
+      if (i < 0) continue
       queue.splice(i, 1)
       if (queue.length === 0) this.#waiting.delete(job.accountId)
       this.#forget(job)
@@ -219,7 +227,8 @@ export class OriginFetcher {
   }
 
   #forget(job: Job): void {
-    if (this.#jobs.get(job.cid) === job) this.#jobs.delete(job.cid)
+    const key = jobKey(job.accountId, job.cid)
+    if (this.#jobs.get(key) === job) this.#jobs.delete(key)
     count(this.#perAccount, job.accountId, -1)
   }
 
@@ -227,13 +236,15 @@ export class OriginFetcher {
     const { registry, repo, releaseContent, logger } = this.#options
     const signal = job.controller.signal
     job.state = 'pinning'
-    await registry.pinRequests.setStatusByCid(job.cid, ['queued'], 'pinning')
+    const scope = { accountId: job.accountId }
+    await registry.pinRequests.setStatusByCid(job.cid, ['queued'], 'pinning', scope)
     const root = CID.parse(job.cid)
     const left = await this.#quotaLeft(job.accountId)
+    const store = (await this.#holds(job)) ? repo.blocks : unseen(repo.blocks)
     let present = 0
     try {
       const result = await repo.runAdd(async () => {
-        const fetched = await this.#fetch(root, repo.blocks, {
+        const fetched = await this.#fetch(root, store, {
           sources: [...job.urls].map((url) => ({ url })),
           addressPolicy: this.#options.addressPolicy,
           signal,
@@ -246,7 +257,7 @@ export class OriginFetcher {
         await repo.pins.add(root, { recursive: true, signal })
         return fetched
       })
-      this.#failures.delete(job.cid)
+      this.#failures.delete(jobKey(job.accountId, job.cid))
       const pin = await registry.pins.get(job.cid)
       if (pin === undefined) {
         // every request was deleted while fetching: drop the repo pin again
@@ -254,19 +265,25 @@ export class OriginFetcher {
         return
       }
       if (pin.size === 0 && result.bytes > 0) await registry.pins.update(job.cid, { size: result.bytes })
-      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning', 'failed'], 'pinned')
+      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning', 'failed'], 'pinned', scope)
       logger.info({ cid: job.cid, fetchedBytes: result.fetchedBytes, skippedBlocks: result.skippedBlocks }, 'pinned from origins')
     } catch (error) {
       const reason: unknown = signal.aborted ? signal.reason : error
       if (reason instanceof ReleasedError) return
       if (this.#closed && !(reason instanceof StorageQuotaError)) return
       const details = describe(reason, job)
-      this.#failures.delete(job.cid)
-      this.#failures.set(job.cid, details)
+      this.#failures.delete(jobKey(job.accountId, job.cid))
+      this.#failures.set(jobKey(job.accountId, job.cid), details)
       if (this.#failures.size > this.#maxFailures) this.#failures.delete(this.#failures.keys().next().value as string)
-      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning'], 'failed')
+      await registry.pinRequests.setStatusByCid(job.cid, ['queued', 'pinning'], 'failed', scope)
       logger.info({ cid: job.cid, err: reason }, 'pin request failed: content not fetched')
     }
+  }
+
+  /** Whether the job's account holds `cid` already (through any spelling), so may use the repo's copy. */
+  async #holds(job: Job): Promise<boolean> {
+    for (const form of cidForms(job.cid)) if (await this.#options.registry.pins.getForAccount(job.accountId, form)) return true
+    return false
   }
 
   async #quotaLeft(accountId: string): Promise<number> {
@@ -274,6 +291,20 @@ export class OriginFetcher {
     const quota = (await registry.accounts.get(accountId))?.quotaStorageBytes
     if (quota === null || quota === undefined) return Infinity
     return quota - (await registry.pins.bytesReferencedBy(accountId))
+  }
+}
+
+function jobKey(accountId: string, cid: string): string {
+  return `${accountId} ${cid}`
+}
+
+/** `blocks` seen as empty: every block is fetched (and verified) again, then stored idempotently. */
+function unseen(blocks: FetchStore): FetchStore {
+  return {
+    has: async () => false,
+    get: (cid, options) => blocks.get(cid, options),
+    put: (cid, bytes, options) => blocks.put(cid, bytes, options),
+    flush: (options) => blocks.flush(options),
   }
 }
 

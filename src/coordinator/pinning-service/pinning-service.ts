@@ -4,6 +4,7 @@ import { PinfoldError } from '../../core/index.ts'
 import type { PinRequest, PinRequestStatus, Registry, StorageNode } from '../../registry/index.ts'
 import type { Repo } from '../../repo/index.ts'
 import type { AddressPolicy } from '../../transfer/index.ts'
+import { cidForms } from '../files/cid-forms.ts'
 import type { ContentReleaser } from '../files/release-content.ts'
 import { notFound, PinningApiError } from './errors.ts'
 import { gatewayUrlToMultiaddr } from './multiaddr.ts'
@@ -91,9 +92,10 @@ export class PinningService {
   /** `POST /pins`: a new request (new requestid even for a CID already requested). */
   async add(accountId: string, pin: PinInput, selfUrl: string): Promise<PinStatusBody> {
     this.#checkQueue(accountId)
-    await this.#checkQuota(accountId, pin.cid)
+    const held = await this.#holds(accountId, pin.cid)
+    await this.#checkQuota(accountId, held)
     const request = await this.#options.registry.pinRequests.create(accountId, toInput(pin, this.#options.replication))
-    const status = await this.#start(request)
+    const status = await this.#start(request, held)
     return this.#present({ ...request, status }, await this.delegates(selfUrl), {})
   }
 
@@ -102,7 +104,8 @@ export class PinningService {
     const request = await this.#options.registry.pinRequests.get(accountId, requestid)
     if (request === undefined) throw notFound(`no pin request ${requestid}`)
     const { status, info } = await this.#derive(request)
-    const pin = await this.#options.registry.pins.get(request.cid)
+    // the size is the account's to know only once it holds the content
+    const pin = status === 'pinned' ? await this.#options.registry.pins.get(request.cid) : undefined
     if (pin && pin.size > 0) info.dag_size = String(pin.size)
     return this.#present({ ...request, status }, await this.delegates(selfUrl), info)
   }
@@ -139,11 +142,12 @@ export class PinningService {
     const { registry } = this.#options
     if ((await registry.pinRequests.get(accountId, requestid)) === undefined) throw notFound(`no pin request ${requestid}`)
     this.#checkQueue(accountId)
-    await this.#checkQuota(accountId, pin.cid)
+    const held = await this.#holds(accountId, pin.cid)
+    await this.#checkQuota(accountId, held)
     const replaced = await registry.pinRequests.replace(accountId, requestid, toInput(pin, this.#options.replication))
     if (replaced === undefined) throw notFound(`no pin request ${requestid}`)
     if (replaced.released !== null) await this.#release(replaced.released)
-    const status = await this.#start(replaced.request)
+    const status = await this.#start(replaced.request, held)
     return this.#present({ ...replaced.request, status }, await this.delegates(selfUrl), {})
   }
 
@@ -182,33 +186,49 @@ export class PinningService {
     return this.fetcher.close()
   }
 
-  /** Marks a new request pinned when the origin already holds it, else starts the fetch. */
-  async #start(request: PinRequest): Promise<PinRequestStatus> {
-    if (await this.#originHolds(request.cid)) {
+  /**
+   * Marks a new request pinned when the account already holds the content and the origin has
+   * it, else starts the fetch. Content the account does not hold takes the fetch path whoever
+   * else stores it, so the answer is the one a CID nobody stores gets.
+   */
+  async #start(request: PinRequest, held: boolean): Promise<PinRequestStatus> {
+    if (held && (await this.#originHolds(request.cid))) {
       await this.#options.registry.pinRequests.setStatus(request.accountId, request.requestid, 'pinned')
       return 'pinned'
     }
     this.fetcher.enqueue(request.cid, request.origins, request.accountId)
-    return this.fetcher.state(request.cid) ?? 'queued'
+    return this.fetcher.state(request.cid, request.accountId) ?? 'queued'
   }
 
   async #derive(request: PinRequest): Promise<{ status: PinRequestStatus; info: Record<string, string> }> {
     if (request.status === 'pinned') return { status: 'pinned', info: {} }
     const { registry } = this.#options
-    const replicas = await this.#nodeReplicas(request.cid)
-    if ((await this.#originHolds(request.cid)) || (replicas.needed > 0 && replicas.pinned >= replicas.needed)) {
-      await registry.pinRequests.setStatus(request.accountId, request.requestid, 'pinned')
-      return { status: 'pinned', info: {} }
-    }
     const info: Record<string, string> = {}
-    if (replicas.needed > 0) info.replicas = `${replicas.pinned}/${replicas.needed}`
-    const fetching = this.fetcher.state(request.cid)
+    // what the origin and the nodes hold says something about the account's request only
+    // when the account holds the content through something else (an upload, another request)
+    if (await this.#holds(request.accountId, request.cid)) {
+      const replicas = await this.#nodeReplicas(request.cid)
+      if ((await this.#originHolds(request.cid)) || (replicas.needed > 0 && replicas.pinned >= replicas.needed)) {
+        await registry.pinRequests.setStatus(request.accountId, request.requestid, 'pinned')
+        return { status: 'pinned', info: {} }
+      }
+      if (replicas.needed > 0) info.replicas = `${replicas.pinned}/${replicas.needed}`
+    }
+    const fetching = this.fetcher.state(request.cid, request.accountId)
     if (fetching !== undefined) {
       info.status_details = fetching === 'queued' ? 'waiting to fetch from origins' : 'fetching from origins'
       return { status: fetching, info }
     }
-    if (request.status === 'failed') info.status_details = this.fetcher.failure(request.cid) ?? 'the content could not be fetched'
+    if (request.status === 'failed') {
+      info.status_details = this.fetcher.failure(request.cid, request.accountId) ?? 'the content could not be fetched'
+    }
     return { status: request.status, info }
+  }
+
+  /** Whether the account holds `cid` (any spelling) through an upload, a pinned request, … */
+  async #holds(accountId: string, cid: string): Promise<boolean> {
+    for (const form of cidForms(cid)) if (await this.#options.registry.pins.getForAccount(accountId, form)) return true
+    return false
   }
 
   async #originHolds(cid: string): Promise<boolean> {
@@ -252,14 +272,17 @@ export class PinningService {
       throw new PinningApiError(429, 'RATE_LIMITED', 'too many pin requests of this account are waiting for their origins; retry once some finish')
   }
 
-  async #checkQuota(accountId: string, cid: string): Promise<void> {
+  /**
+   * Refuses a request when the quota is used up. Content the account holds is counted once
+   * already; the size of anything else is unknown until fetched (the fetcher measures it
+   * against the quota), so another account's copy cannot be sized through a refusal.
+   */
+  async #checkQuota(accountId: string, held: boolean): Promise<void> {
     const { registry } = this.#options
     const quota = (await registry.accounts.get(accountId))?.quotaStorageBytes
-    if (quota === null || quota === undefined) return
-    if (await registry.pins.getForAccount(accountId, cid)) return // already counted once
+    if (quota === null || quota === undefined || held) return
     const used = await registry.pins.bytesReferencedBy(accountId)
-    const size = (await registry.pins.get(cid))?.size ?? 0
-    if (used >= quota || used + size > quota) throw new QuotaExceededError(quota - used)
+    if (used >= quota) throw new QuotaExceededError(quota - used)
   }
 
   #present(request: PinRequest, delegates: string[], info: Record<string, string>): PinStatusBody {
@@ -272,12 +295,4 @@ export class PinningService {
 function toInput(pin: PinInput, replication?: { min: number; max: number }) {
   const input = { cid: pin.cid, name: pin.name ?? null, meta: pin.meta, origins: pin.origins }
   return replication ? { ...input, pin: { replicationMin: replication.min, replicationMax: replication.max } } : input
-}
-
-/** A CID as a request may have named it: as given, and its v0/v1 twins. */
-function cidForms(text: string): string[] {
-  const cid = CID.parse(text)
-  const forms = new Set([text, cid.toV1().toString()])
-  if (cid.code === 0x70 && cid.multihash.code === 0x12 && cid.multihash.digest.length === 32) forms.add(cid.toV0().toString())
-  return [...forms]
 }

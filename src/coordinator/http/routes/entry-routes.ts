@@ -73,8 +73,8 @@ const DeleteQuery = Type.Object(
 )
 const DeleteResponse = Type.Object({
   removedEntries: Type.Integer(),
-  releasedCids: Type.Array(Type.String(), { description: 'no longer referenced by anyone: unpinned, reclaimed by GC' }),
-  stillReferenced: Type.Array(Type.String(), { description: 'CIDs of removed entries that something else still references' }),
+  releasedCids: Type.Array(Type.String(), { description: 'CIDs of removed entries this account no longer holds (no longer counted)' }),
+  stillReferenced: Type.Array(Type.String(), { description: 'CIDs of removed entries this account still holds through other entries or pins' }),
 })
 
 interface ListQueryValue {

@@ -3,9 +3,11 @@ import type { CID } from 'multiformats/cid'
 import Type from 'typebox'
 import { authorizeShare } from '../../../cluster/index.ts'
 import { createGatewayHandler, toWebRequest, writeWebResponse } from '../../../transfer/index.ts'
+import { parseCid } from '../../../core/index.ts'
 import type { Principal } from '../../auth/principal.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { TooManyHeavyReadsError } from '../../limits/index.ts'
+import { openShareRoot } from '../../files/share-root.ts'
 
 /**
  * `GET|HEAD /ipfs/{cid}[/{path}]` on the origin repository: the trustless and path
@@ -58,7 +60,9 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
     const account = await registry.accounts.get(decision.grant.accountId)
     if (account === undefined || account.disabled) return shareError(403, 'ERR_FORBIDDEN', 'the account that shared this link is disabled')
     if (account.role === 'admin') return undefined
-    for (const form of cidForms(cid)) {
+    // a path-scoped link names the CID at the end of its path; the account holds the root above it
+    const via = decision.grant.via === undefined ? undefined : openShareRoot(cluster.coordinatorKey.privateKey, decision.grant.via)
+    for (const form of cidForms(via === undefined ? cid : parseCid(via))) {
       if (await registry.pins.getForAccount(account.id, form)) return undefined
     }
     return shareError(403, 'ERR_FORBIDDEN', 'this content is no longer shared by its account')

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import { issueShareToken } from '../../../cluster/index.ts'
-import { assertSafeName, parseCid } from '../../../core/index.ts'
+import { assertSafeName, parseCid, stat } from '../../../core/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { notFound } from '../../files/entry-lookup.ts'
 import { cidForms } from '../../files/cid-forms.ts'
+import { sealShareRoot } from '../../files/share-root.ts'
 import { ErrorResponse, Timestamp } from '../schemas.ts'
 
 /** Longest a share link may live. */
@@ -20,10 +21,10 @@ const ShareBody = Type.Object(
 )
 
 const ShareResponse = Type.Object({
-  url: Type.String({ description: '<gateway.publicUrl, else publicUrl, else the listen URL>/ipfs/<cid>[/path]?share=<token>' }),
+  url: Type.String({ description: '<gateway.publicUrl, else publicUrl, else the listen URL>/ipfs/<shared cid>?share=<token>' }),
   token: Type.String({ description: 'the share token alone (the `share` query parameter)' }),
-  cid: Type.String(),
-  path: Type.String({ description: 'the path prefix the link is limited to ("" = the whole DAG)' }),
+  cid: Type.String({ description: 'the CID the link opens: the given CID, or the one its path leads to (nothing above it is revealed)' }),
+  path: Type.String({ description: 'the path below `cid` the link is limited to: always "" (a path is resolved when the link is made)' }),
   expiresAt: Timestamp,
 })
 
@@ -31,9 +32,12 @@ const ShareResponse = Type.Object({
  * `POST /api/v1/share`: a signed, expiring read link for one CID (and optionally a path
  * below it) that the gateway honours without a bearer token, even in `gateway.access =
  * token` mode. Signed with the coordinator's Ed25519 key, so storage nodes accept it too.
+ * A path is resolved now and the link names the CID it leads to, so neither its URL nor
+ * its CAR reveals the root or anything else above the path (the root travels sealed in
+ * the token, for the "account still holds it" check).
  */
 export function shareRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { registry, authenticate, cluster, gatewayOrigin } = components
+  const { registry, repo, authenticate, cluster, gatewayOrigin } = components
   app.post(
     '/api/v1/share',
     {
@@ -61,22 +65,32 @@ export function shareRoutes(app: FastifyInstance, components: CoordinatorCompone
         if (!held) throw notFound(`CID ${body.cid}`)
       }
       const expiresAt = Math.floor(Date.now() / 1000) + body.expiresIn
+      const target = path.length === 0 ? cid : await resolveShared(body.cid, path)
       const token = await issueShareToken(cluster.coordinatorKey.privateKey, {
-        cid: cid.toV1().toString(),
-        path,
+        cid: target.toV1().toString(),
+        path: [],
         accountId: principal.accountId,
         expiresAt,
+        ...(path.length === 0 ? {} : { via: sealShareRoot(cluster.coordinatorKey.privateKey, body.cid) }),
       })
       // never from the request's Host, which whoever sends the request chooses
       const base = gatewayOrigin.contentBaseUrl
-      const location = ['/ipfs', body.cid, ...path.map(encodeURIComponent)].join('/')
       return {
-        url: `${base}${location}?share=${token}`,
+        url: `${base}/ipfs/${target.toString()}?share=${token}`,
         token,
-        cid: body.cid,
-        path: path.join('/'),
+        cid: target.toString(),
+        path: '',
         expiresAt: new Date(expiresAt * 1000).toISOString(),
       }
     },
   )
+
+  /** The CID `path` leads to below `root`; a path that does not exist is "not found". */
+  async function resolveShared(root: string, path: string[]) {
+    try {
+      return (await stat(repo.blocks, [root, ...path].join('/'))).cid
+    } catch {
+      throw notFound(`${root}/${path.join('/')}`)
+    }
+  }
 }

@@ -75,8 +75,8 @@ export function MoveDialog({ entry, onClose, onDone }: { entry: EntryView; onClo
 }
 
 /**
- * Delete with the honest outcome: how many entries went, which CIDs are released (unpinned,
- * reclaimed by GC) and which are still referenced elsewhere. A directory needs its name typed.
+ * Delete with the honest outcome, for this account: how many entries went, which CIDs it no
+ * longer stores and which its other files still hold. A directory needs its name typed.
  */
 export function DeleteDialog({ entry, onClose }: { entry: EntryView; onClose: (deleted: boolean) => void }) {
   const [typed, setTyped] = useState('')
@@ -108,13 +108,13 @@ export function DeleteDialog({ entry, onClose }: { entry: EntryView; onClose: (d
             Removed <strong>{result.removedEntries}</strong> {result.removedEntries === 1 ? 'entry' : 'entries'}.
           </p>
           <p>
-            Released <strong>{result.releasedCids.length}</strong> {result.releasedCids.length === 1 ? 'CID' : 'CIDs'} (no longer referenced: unpinned and
-            reclaimed by garbage collection).
+            Released <strong>{result.releasedCids.length}</strong> {result.releasedCids.length === 1 ? 'CID' : 'CIDs'} (no longer stored for this
+            account, no longer counted).
           </p>
           {result.stillReferenced.length > 0 ? (
             <>
               <p>
-                Still referenced elsewhere, so kept: <strong>{result.stillReferenced.length}</strong>
+                Still held by your other files or pins, so kept: <strong>{result.stillReferenced.length}</strong>
               </p>
               <ul className="cids">
                 {result.stillReferenced.map((cid) => (
