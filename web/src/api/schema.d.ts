@@ -970,9 +970,9 @@ export interface paths {
                     content: {
                         "application/json": {
                             removedEntries: number;
-                            /** @description no longer referenced by anyone: unpinned, reclaimed by GC */
+                            /** @description CIDs of removed entries this account no longer holds (no longer counted) */
                             releasedCids: string[];
-                            /** @description CIDs of removed entries that something else still references */
+                            /** @description CIDs of removed entries this account still holds through other entries or pins */
                             stillReferenced: string[];
                         };
                     };
@@ -4003,12 +4003,13 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description <gateway.publicUrl, else publicUrl, else the listen URL>/ipfs/<cid>[/path]?share=<token> */
+                            /** @description <gateway.publicUrl, else publicUrl, else the listen URL>/ipfs/<shared cid>?share=<token> */
                             url: string;
                             /** @description the share token alone (the `share` query parameter) */
                             token: string;
+                            /** @description the CID the link opens: the given CID, or the one its path leads to (nothing above it is revealed) */
                             cid: string;
-                            /** @description the path prefix the link is limited to ("" = the whole DAG) */
+                            /** @description the path below `cid` the link is limited to: always "" (a path is resolved when the link is made) */
                             path: string;
                             /** Format: date-time */
                             expiresAt: string;
