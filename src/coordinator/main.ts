@@ -17,6 +17,7 @@ import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { resolveTokenSecret } from './token-secret.ts'
 import { createConcurrencyLimiter } from './limits/index.ts'
+import { startUploadExpiry } from './uploads/expire-uploads.ts'
 import { recoverUploads } from './uploads/recover-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
 import { createUsageMeter } from './usage/index.ts'
@@ -69,11 +70,13 @@ export async function startCoordinator(
       metrics,
       logger,
       maxUploadBytes: config.limits.maxUploadBytes,
+      maxOpenUploads: config.limits.maxOpenUploadsPerAccount,
       uploadsDir: join(dataDir, 'uploads'),
       pin: { replicationMin: config.cluster.defaultReplicationMin, replicationMax: config.cluster.defaultReplicationMax },
     })
     await recoverUploads(registry, uploads, logger.child({ component: 'coordinator:uploads' }))
     opened.push(uploads)
+    opened.push(startUploadExpiry(uploads, logger.child({ component: 'coordinator:uploads' }), { expiryMs: config.limits.uploadExpirySeconds * 1000 }))
     const clusterSecret = await resolveClusterSecret(config.cluster.secret, dataDir)
     const cluster = new ClusterService({
       registry,
