@@ -27,6 +27,7 @@ import { createConcurrencyLimiter } from './limits/index.ts'
 import { createReplicaLease } from './replica-lease.ts'
 import { resolveCoordinatorSecrets } from './shared-secrets.ts'
 import { failOrphanedUploads, recoverUploads } from './uploads/recover-uploads.ts'
+import { startUploadExpiry } from './uploads/expire-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
 import { createUsageMeter } from './usage/index.ts'
 
@@ -104,6 +105,7 @@ export async function startCoordinator(
       metrics,
       logger,
       maxUploadBytes: config.limits.maxUploadBytes,
+      maxOpenUploads: config.limits.maxOpenUploadsPerAccount,
       uploadsDir: join(dataDir, 'uploads'),
       pin: { replicationMin: config.cluster.defaultReplicationMin, replicationMax: config.cluster.defaultReplicationMax },
     })
@@ -114,6 +116,7 @@ export async function startCoordinator(
     if (registry.dialect === 'sqlite') await registry.replicas.removeOthers(replicaId)
     await recoverUploads(registry, uploads, uploadsLog)
     opened.push(uploads)
+    opened.push(startUploadExpiry(uploads, uploadsLog, { expiryMs: config.limits.uploadExpirySeconds * 1000 }))
     const cluster = new ClusterService({
       registry,
       logger: logger.child({ component: 'coordinator:cluster' }),

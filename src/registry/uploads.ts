@@ -51,9 +51,13 @@ export class Uploads {
     this.#ctx = ctx
   }
 
-  /** Starts an upload in status `receiving`. */
-  async create(accountId: string, input: { targetPath: string; name?: string; id?: string }): Promise<Upload> {
+  /**
+   * Starts an upload in status `receiving`. `bytes` is what it declared it will bring (a
+   * tus `Upload-Length`): reserved against the account's quota while it is open.
+   */
+  async create(accountId: string, input: { targetPath: string; name?: string; id?: string; bytes?: number }): Promise<Upload> {
     parsePath(input.targetPath)
+    if (input.bytes !== undefined && (!Number.isSafeInteger(input.bytes) || input.bytes < 0)) throw invalidArgument('bytes must be a non-negative integer')
     const t = now()
     const row = {
       id: input.id ?? newId(),
@@ -63,7 +67,7 @@ export class Uploads {
       reason: null,
       target_path: input.targetPath,
       name: input.name ?? null,
-      bytes: 0,
+      bytes: input.bytes ?? 0,
       cid: null,
       created_at: t,
       updated_at: t,
@@ -141,6 +145,35 @@ export class Uploads {
       .limit(pageSize(opts.limit, 100, 1000))
       .execute()
     return rows.map(toUpload)
+  }
+
+  /**
+   * The account's open (`receiving`) uploads: how many, and the bytes they reserve
+   * (declared lengths), leaving out `exceptId` (an upload checking its own quota).
+   */
+  async open(accountId: string, exceptId?: string): Promise<{ count: number; reservedBytes: number }> {
+    let query = this.#ctx.db
+      .selectFrom('uploads')
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum<number | string | null>('bytes').as('bytes')])
+      .where('account_id', '=', accountId)
+      .where('status', '=', 'receiving')
+    if (exceptId !== undefined) query = query.where('id', '!=', exceptId)
+    const r = await query.executeTakeFirst()
+    return { count: Number(r?.n ?? 0), reservedBytes: Number(r?.bytes ?? 0) }
+  }
+
+  /**
+   * Deletes an upload that is still `receiving` (abandoned, expired or terminated by its
+   * client); true when a row went. Finished uploads are history and stay.
+   */
+  async removeOpen(accountId: string, id: string): Promise<boolean> {
+    const r = await this.#ctx.db
+      .deleteFrom('uploads')
+      .where('account_id', '=', accountId)
+      .where('id', '=', id)
+      .where('status', '=', 'receiving')
+      .executeTakeFirst()
+    return Number(r.numDeletedRows) > 0
   }
 
   /** Number of uploads not yet done or failed, all accounts (metrics). */

@@ -478,6 +478,25 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       assert.ok(!(await reg.uploads.listUnfinished()).some((u) => u.id === up.id))
     })
 
+    it('open uploads: counted and their declared bytes summed per account; only open ones can be removed', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const b = (await reg.accounts.create({ email: email() })).id
+      assert.deepEqual(await reg.uploads.open(a), { count: 0, reservedBytes: 0 })
+      const big = await reg.uploads.create(a, { targetPath: '/Library', name: 'big', bytes: 5_000_000_000 })
+      const small = await reg.uploads.create(a, { targetPath: '/Library', name: 'small', bytes: 300 })
+      await reg.uploads.create(b, { targetPath: '/Library', name: 'other', bytes: 7 })
+      await rejectsCode(reg.uploads.create(a, { targetPath: '/Library', bytes: -1 }), 'ERR_INVALID_ARGUMENT')
+      assert.deepEqual(await reg.uploads.open(a), { count: 2, reservedBytes: 5_000_000_300 })
+      assert.deepEqual(await reg.uploads.open(a, big.id), { count: 1, reservedBytes: 300 })
+      await reg.uploads.setStatus(a, small.id, 'importing')
+      assert.deepEqual(await reg.uploads.open(a), { count: 1, reservedBytes: 5_000_000_000 })
+      assert.equal(await reg.uploads.removeOpen(a, small.id), false, 'an upload past receiving stays')
+      assert.equal(await reg.uploads.removeOpen(b, big.id), false, "another account's upload stays")
+      assert.equal(await reg.uploads.removeOpen(a, big.id), true)
+      assert.equal(await reg.uploads.get(a, big.id), undefined)
+      assert.deepEqual(await reg.uploads.open(a), { count: 0, reservedBytes: 0 })
+    })
+
     it('records usage and sums it per period', async () => {
       const a = (await reg.accounts.create({ email: email() })).id
       await reg.usage.record(a, 'upload_bytes', 100, 1000)

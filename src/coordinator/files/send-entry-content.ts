@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type BlockSource, PinfoldError, stat } from '../../core/index.ts'
 import type { Entry, Registry } from '../../registry/index.ts'
+import { type ConcurrencyLimiter, holdHeavyRead } from '../limits/index.ts'
 import { dispositionFor, SANDBOX_HEADERS, TAR_CONTENT_TYPE } from './content-headers.ts'
 import { abortOnClose, type DownloadMeterDeps, meteredBody } from './download-meter.ts'
 import { sendFile } from './file-response.ts'
@@ -8,6 +9,8 @@ import { dagTarItems, directoryTarItems, type TarItem, tarArchive } from './tar-
 
 export interface EntryContentDeps extends DownloadMeterDeps {
   registry: Registry
+  /** Tar exports hold one of the account's heavy-read slots while they stream. */
+  heavyReads: ConcurrencyLimiter
   /** Where the bytes are: the origin repo's blockstore. */
   source: BlockSource
 }
@@ -59,8 +62,9 @@ function sendTar(
   name: string,
   items: AsyncIterable<TarItem>,
   target: EntryContentRequest,
-  deps: DownloadMeterDeps,
+  deps: EntryContentDeps,
 ): FastifyReply {
+  if (request.method !== 'HEAD') holdHeavyRead(deps.heavyReads, target.accountId, reply.raw)
   reply
     .header('content-type', TAR_CONTENT_TYPE)
     .headers(SANDBOX_HEADERS)

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import { PinfoldError } from '../../core/index.ts'
 
 /**
@@ -43,4 +44,14 @@ export class TooManyHeavyReadsError extends PinfoldError {
   constructor(max: number) {
     super('ERR_TOO_MANY_HEAVY_READS', `more than ${max} directory listings or exports at once; retry when one ends`, { userError: true })
   }
+}
+
+/**
+ * Takes one of the account's heavy-read slots until `res` closes (the answer was sent or the
+ * client left), or throws {@link TooManyHeavyReadsError}.
+ */
+export function holdHeavyRead(limiter: ConcurrencyLimiter, accountId: string, res: ServerResponse): void {
+  const release = limiter.tryAcquire(`account:${accountId}`)
+  if (release === undefined) throw new TooManyHeavyReadsError(limiter.max)
+  res.once('close', release)
 }

@@ -1,3 +1,3 @@
 /** Bounds on what one client or account can hold at once: connections, slow bodies, heavy reads. */
-export { type ConcurrencyLimiter, createConcurrencyLimiter, TooManyHeavyReadsError } from './concurrency-limiter.ts'
+export { type ConcurrencyLimiter, createConcurrencyLimiter, holdHeavyRead, TooManyHeavyReadsError } from './concurrency-limiter.ts'
 export { installRequestBounds, type RequestBoundsOptions, TooManyConnectionsError } from './request-bounds.ts'

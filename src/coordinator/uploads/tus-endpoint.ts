@@ -1,7 +1,5 @@
 import type { IncomingMessage } from 'node:http'
-import { join } from 'node:path'
-import { FileStore } from '@tus/file-store'
-import { Server, type Upload as TusUpload } from '@tus/server'
+import { EVENTS, Server } from '@tus/server'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { PinfoldError } from '../../core/index.ts'
 import { LIBRARY, parsePath } from '../../registry/index.ts'
@@ -9,16 +7,14 @@ import type { Authenticator } from '../auth/authenticator.ts'
 import type { Principal } from '../auth/principal.ts'
 import { httpStatusFor } from '../http/error-status.ts'
 import { parseLayout, parseMtime } from './upload-fields.ts'
+import { importTusUpload, OWNER_KEY, openTusStore, tusTarget } from './tus-files.ts'
 import { QuotaExceededError } from './upload-limits.ts'
 import { parseRelativePath } from './upload-paths.ts'
-import type { UploadRequest } from './upload-request.ts'
 import type { UploadService } from './upload-service.ts'
 
 export const TUS_PATH = '/api/v1/uploads/tus'
 /** Response header carrying the registry upload id once a tus upload has been imported. */
 export const UPLOAD_ID_HEADER = 'Pinfold-Upload-Id'
-/** Metadata key recording the owning account; set by the server, never trusted from clients. */
-const OWNER_KEY = 'pinfoldAccount'
 
 /** The tus 1.0 endpoint (creation, HEAD offset, PATCH, termination) as a Fastify handler. */
 export interface TusEndpoint {
@@ -44,7 +40,7 @@ export function createTusEndpoint(service: UploadService, authenticate: Authenti
     if (!principal) throw new PinfoldError('ERR_UNAUTHORIZED', 'authentication required', { userError: true })
     return principal
   }
-  const datastore = new FileStore({ directory: service.tusDir })
+  const datastore = openTusStore(service.tusDir)
   const server = new Server({
     path: TUS_PATH,
     datastore,
@@ -60,11 +56,15 @@ export function createTusEndpoint(service: UploadService, authenticate: Authenti
       const upload = await datastore.getUpload(id)
       if (upload.metadata?.[OWNER_KEY] !== principal.accountId) throw notFound()
     },
+    // the upload record is created here, before the store's files: an open upload is visible,
+    // counts toward the account's open uploads and reserves its declared length in the quota
     onUploadCreate: async (req, upload) => {
       const principal = principalOf(req)
       const metadata = validateMetadata(upload.metadata ?? {})
       const limits = await service.limits(principal.accountId)
       if (upload.size !== undefined && upload.size > limits.storageBytes) throw new QuotaExceededError(limits.storageBytes)
+      const { targetPath, name } = tusTarget({ metadata })
+      await service.begin(principal.accountId, { targetPath, name, id: upload.id, bytes: upload.size ?? 0 })
       return { metadata: { ...metadata, [OWNER_KEY]: principal.accountId } }
     },
     onUploadFinish: async (req, upload) => {
@@ -73,6 +73,9 @@ export function createTusEndpoint(service: UploadService, authenticate: Authenti
       return { headers: { [UPLOAD_ID_HEADER]: upload.id } }
     },
     onResponseError: (_req, error) => (error instanceof PinfoldError ? toTusError(error) : undefined),
+  })
+  server.on(EVENTS.POST_TERMINATE, (req: TusRequest, _res: unknown, id: string) => {
+    void service.abandon(principalOf(req).accountId, id).catch(() => undefined)
   })
   return {
     async handle(request, reply) {
@@ -94,21 +97,6 @@ function validateMetadata(metadata: Record<string, string | null>): Record<strin
   parseLayout({ get })
   const { [OWNER_KEY]: _ignored, ...rest } = metadata
   return rest
-}
-
-async function importTusUpload(service: UploadService, datastore: FileStore, accountId: string, tus: TusUpload): Promise<void> {
-  const get = (key: string) => tus.metadata?.[key] ?? undefined
-  const segments = parseRelativePath(get('relativePath') ?? get('filename') ?? '')
-  const mtime = get('mtime')
-  const request: UploadRequest = {
-    mode: 'files',
-    targetPath: get('path') ?? `/${LIBRARY}`,
-    layout: parseLayout({ get }),
-    files: [{ segments, diskPath: join(service.tusDir, tus.id), bytes: tus.size ?? tus.offset, ...(mtime ? { mtime: parseMtime('mtime', mtime) } : {}) }],
-    discard: () => datastore.remove(tus.id),
-  }
-  const upload = await service.begin(accountId, { targetPath: request.targetPath, name: segments.join('/'), id: tus.id })
-  await service.complete(accountId, upload.id, request)
 }
 
 function notFound(): PinfoldError {

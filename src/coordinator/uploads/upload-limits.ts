@@ -30,13 +30,23 @@ export class QuotaExceededError extends PinfoldError {
 
 const unlimitedIfZero = (n: number | null | undefined): number => (n === null || n === undefined || n === 0 ? Infinity : n)
 
-/** Reads the account's quotas and current storage; one registry round trip each. */
-export async function uploadLimitsFor(registry: Registry, maxUploadBytes: number, accountId: string): Promise<UploadLimits> {
+/**
+ * Reads the account's quotas and current storage; one registry round trip each. Open uploads
+ * (other than `exceptUploadId`) hold their declared lengths, so the quota left excludes them.
+ */
+export async function uploadLimitsFor(registry: Registry, maxUploadBytes: number, accountId: string, exceptUploadId?: string): Promise<UploadLimits> {
   const account = await registry.accounts.get(accountId)
   const uploadBytes = Math.min(unlimitedIfZero(maxUploadBytes), unlimitedIfZero(account?.quotaUploadBytes))
   const quota = account?.quotaStorageBytes
   if (quota === null || quota === undefined) return { uploadBytes, storageBytes: Infinity }
-  return { uploadBytes, storageBytes: quota - (await registry.entries.storedBytes(accountId)) }
+  const [stored, open] = await Promise.all([registry.entries.storedBytes(accountId), registry.uploads.open(accountId, exceptUploadId)])
+  return { uploadBytes, storageBytes: quota - stored - open.reservedBytes }
+}
+
+export class TooManyUploadsError extends PinfoldError {
+  constructor(max: number) {
+    super('ERR_TOO_MANY_UPLOADS', `${max} uploads are already open for this account; finish or cancel one first`, { userError: true })
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
 import { importUpload, type StreamingImport, type StreamingImportOptions, startImport } from './import-upload.ts'
 import { registerUpload } from './register-upload.ts'
-import { checkIncoming, type UploadLimits, uploadLimitsFor } from './upload-limits.ts'
+import { checkIncoming, TooManyUploadsError, type UploadLimits, uploadLimitsFor } from './upload-limits.ts'
 import type { UploadedEntry, UploadRequest } from './upload-request.ts'
 
 /** An upload record and, once done, the entries it created. */
@@ -48,13 +48,17 @@ export interface UploadService {
   readonly multipartDir: string
   /** The tus store's directory (`<dataDir>/uploads/tus`); survives restarts, for resuming. */
   readonly tusDir: string
-  /** The account's current upload limits (size and storage quota left). */
-  limits(accountId: string): Promise<UploadLimits>
+  /** The account's current upload limits (size, and storage quota left after other open uploads' reservations). */
+  limits(accountId: string, exceptUploadId?: string): Promise<UploadLimits>
   /**
    * Creates the upload record (status `receiving`). ERR_CONFLICT when the target path names
-   * an existing file or folder. `id` lets the caller choose it (tus uses its upload id).
+   * an existing file or folder; ERR_TOO_MANY_UPLOADS when the account already has
+   * `maxOpenUploads` open. `id` lets the caller choose it (tus uses its upload id); `bytes`
+   * (a declared length) is reserved against the quota until the upload ends.
    */
-  begin(accountId: string, input: { targetPath: string; name?: string; id?: string }): Promise<Upload>
+  begin(accountId: string, input: { targetPath: string; name?: string; id?: string; bytes?: number }): Promise<Upload>
+  /** Deletes the record of an upload still `receiving` (terminated or expired); its files are the caller's. */
+  abandon(accountId: string, uploadId: string): Promise<void>
   /**
    * Starts importing an upload's files into the origin repo as they arrive (see
    * `StreamingImport`); the receiver hands it to `complete` as `request.import`, or aborts it.
@@ -83,6 +87,8 @@ export interface UploadServiceComponents {
   logger: Logger
   /** The coordinator's `limits.maxUploadBytes` (0 = unlimited). */
   maxUploadBytes: number
+  /** `limits.maxOpenUploadsPerAccount` (0 or absent = unlimited). */
+  maxOpenUploads?: number
   /** `<dataDir>/uploads`. */
   uploadsDir: string
   /** Options of pins new to the registry (`cluster.defaultReplicationMin/Max`); registry defaults when absent. */
@@ -115,18 +121,25 @@ class PipelineUploadService implements UploadService {
     this.tusDir = join(components.uploadsDir, 'tus')
   }
 
-  limits(accountId: string): Promise<UploadLimits> {
-    return uploadLimitsFor(this.#c.registry, this.#c.maxUploadBytes, accountId)
+  limits(accountId: string, exceptUploadId?: string): Promise<UploadLimits> {
+    return uploadLimitsFor(this.#c.registry, this.#c.maxUploadBytes, accountId, exceptUploadId)
   }
 
-  async begin(accountId: string, input: { targetPath: string; name?: string; id?: string }): Promise<Upload> {
+  async begin(accountId: string, input: { targetPath: string; name?: string; id?: string; bytes?: number }): Promise<Upload> {
     const existing = await this.#c.registry.entries.resolve(accountId, input.targetPath)
     if (existing && existing.remainder.length === 0 && existing.entry.kind !== 'directory') {
       throw new PinfoldError('ERR_CONFLICT', `${input.targetPath} is a ${existing.entry.kind}, not a directory`, { userError: true })
     }
+    const max = this.#c.maxOpenUploads ?? 0
+    // checked, then created: concurrent begins of one account may overshoot by their number
+    if (max > 0 && (await this.#c.registry.uploads.open(accountId)).count >= max) throw new TooManyUploadsError(max)
     const upload = await this.#c.registry.uploads.create(accountId, input)
     this.#publish(accountId, upload)
     return upload
+  }
+
+  async abandon(accountId: string, uploadId: string): Promise<void> {
+    await this.#c.registry.uploads.removeOpen(accountId, uploadId)
   }
 
   openImport(options: StreamingImportOptions): StreamingImport {
@@ -139,7 +152,7 @@ class PipelineUploadService implements UploadService {
     let importing: Upload
     try {
       // quotas may have been used up by concurrent uploads while this one was arriving
-      checkIncoming(await this.limits(accountId), bytes)
+      checkIncoming(await this.limits(accountId, uploadId), bytes)
       importing = await this.#setStatus(accountId, uploadId, 'importing', { bytes })
     } catch (error) {
       await this.fail(accountId, uploadId, 'receiving', error, () => request.discard())

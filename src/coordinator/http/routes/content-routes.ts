@@ -35,7 +35,13 @@ type ContentQueryValue = { download?: string; accountId?: string }
  */
 export function contentRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
   const { registry, repo, authenticate, metrics, logger } = components
-  const deps: EntryContentDeps = { registry, source: repo.blocks, metrics, logger: logger.child({ component: 'coordinator:content' }) }
+  const deps: EntryContentDeps = {
+    registry,
+    source: repo.blocks,
+    metrics,
+    heavyReads: components.heavyReads,
+    logger: logger.child({ component: 'coordinator:content' }),
+  }
   // no schema serializer for streamed bodies: the response schemas only document them
   const send = (request: FastifyRequest, reply: FastifyReply, target: EntryContentRequest) => sendEntryContent(request, reply, target, deps)
   // HEAD is declared with GET, not left to Fastify's implicit HEAD route, which would

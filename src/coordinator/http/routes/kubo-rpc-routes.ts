@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Principal, Scope } from '../../auth/principal.ts'
 import type { CoordinatorComponents } from '../../components.ts'
 import { abortOnClose } from '../../files/download-meter.ts'
-import { type ConcurrencyLimiter, TooManyHeavyReadsError } from '../../limits/index.ts'
+import { holdHeavyRead } from '../../limits/index.ts'
 import { receiveAdd, runAdd } from '../../kubo-rpc/rpc-add.ts'
 import { blockGet, blockPut, blockStat, dagExport, dagImport } from '../../kubo-rpc/rpc-blocks.ts'
 import { catCommand, getCommand, lsCommand } from '../../kubo-rpc/rpc-content.ts'
@@ -131,13 +131,6 @@ const COMMANDS: Record<string, Command> = {
 
 const PREFIX = '/api/v0/'
 
-/** Takes one of the account's heavy-read slots until the response is closed, or throws 429. */
-function holdHeavyRead(limiter: ConcurrencyLimiter, accountId: string, reply: FastifyReply): void {
-  const release = limiter.tryAcquire(`account:${accountId}`)
-  if (release === undefined) throw new TooManyHeavyReadsError(limiter.max)
-  reply.raw.once('close', release)
-}
-
 /**
  * The Kubo RPC subset under `/api/v0` (see docs/kubo-rpc.md): POST only (GET answers 405,
  * as Kubo), options in the query string, the same bearer tokens as the REST API, Kubo's
@@ -170,7 +163,7 @@ export async function kuboRpcRoutes(app: FastifyInstance, components: Coordinato
           return reply.code(405).header('allow', 'POST').type('text/plain; charset=utf-8').send('405 - Method Not Allowed\n')
         }
         const principal = await components.authenticate(request, command.scope)
-        if (command.heavy) holdHeavyRead(components.heavyReads, principal.accountId, reply)
+        if (command.heavy) holdHeavyRead(components.heavyReads, principal.accountId, reply.raw)
         const call: Invocation = { c: components, principal, args: new RpcArgs(request), request, reply }
         return command.run(call)
       },
