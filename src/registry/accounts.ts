@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely'
+import { rejectControlCharacters } from '../core/control-characters.ts'
 import {
   conflict,
   decodeCursor,
@@ -80,6 +81,7 @@ export class Accounts {
   async create(input: CreateAccountInput): Promise<Account> {
     const email = input.email.trim()
     if (!EMAIL_RE.test(email) || email.length > 320) throw invalidArgument('invalid email address')
+    rejectControlCharacters(email, 'email')
     if (input.password !== undefined && input.password.length < 8)
       throw invalidArgument('password must be at least 8 characters')
     const role = input.role ?? 'user'
