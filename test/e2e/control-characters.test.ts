@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { after, before, describe, it } from 'node:test'
-import { type CoordinatorMessage, loadOrCreateNodeIdentity, parseCoordinatorMessage } from '../../src/cluster/index.ts'
+import { loadOrCreateNodeIdentity } from '../../src/cluster/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
-import { signedJoin } from '../helpers/fake-node.ts'
+import { joinOnce, signedJoin } from '../helpers/fake-node.ts'
 import { runPinfold } from '../helpers/run-pinfold.ts'
 
 /**
@@ -99,24 +99,13 @@ describe('control characters in names (real pinfold serve)', () => {
 
   it('refuses a storage node whose name or tags carry them', async () => {
     const identity = await loadOrCreateNodeIdentity(work)
-    for (const [name, tags] of [
+    const cases: [string, Record<string, string>][] = [
       ['node\x1b[2J', {}],
       ['fine', { region: 'eu\u202e' }],
       ['fine', { 're\rgion': 'eu' }],
-    ] as const) {
-      const ws = new WebSocket(`${coordinator.url.replace(/^http/, 'ws')}/api/v1/nodes/connect`)
-      const received: CoordinatorMessage[] = []
-      const closed = new Promise<void>((resolve) => ws.addEventListener('close', () => resolve()))
-      ws.addEventListener('message', (event) => {
-        const message = parseCoordinatorMessage(String(event.data))
-        received.push(message)
-        if (message.type === 'welcome') ws.close()
-        if (message.type === 'challenge') {
-          const join = { ...signedJoin(identity, new Uint8Array(Buffer.from(message.nonce, 'base64')), SECRET, name), tags }
-          ws.send(JSON.stringify(join))
-        }
-      })
-      await closed
+    ]
+    for (const [name, tags] of cases) {
+      const received = await joinOnce(coordinator.url, (nonce) => ({ ...signedJoin(identity, nonce, SECRET, name), tags }))
       const answer = received.find((m) => m.type === 'refused' || m.type === 'welcome')
       assert.equal(answer?.type === 'refused' ? answer.code : answer?.type, 'ERR_CONTROL_CHARACTER', JSON.stringify(name))
     }
