@@ -80,8 +80,8 @@ export class Accounts {
    */
   async create(input: CreateAccountInput): Promise<Account> {
     const email = input.email.trim()
-    if (!EMAIL_RE.test(email) || email.length > 320) throw invalidArgument('invalid email address')
     rejectControlCharacters(email, 'email')
+    if (!EMAIL_RE.test(email) || email.length > 320) throw invalidArgument('invalid email address')
     if (input.password !== undefined && input.password.length < 8)
       throw invalidArgument('password must be at least 8 characters')
     const role = input.role ?? 'user'
