@@ -1,15 +1,19 @@
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
+import { escapeControlCharacters } from '../core/index.ts'
 import { openRepo, type Repo } from '../repo/index.ts'
 import type { CliIo } from './cli-io.ts'
 
 /** What every command needs: output streams and how to find and open the repo. */
 export interface CliContext {
   io: CliIo
-  /** Writes one line to stdout. */
+  /**
+   * Writes one line to stdout. Control characters and bidi overrides in it are escaped
+   * (`\x1b`, `\u202e`): lines carry names from servers and DAGs, which must not drive the terminal.
+   */
   print(line: string): void
-  /** Writes a value as one line of JSON to stdout. */
+  /** Writes a value as one line of JSON to stdout (control and bidi characters as `\uHHHH`). */
   printJson(value: unknown): void
   repoDir(): string
   /** Opens the repo for the duration of `fn` and always closes it, releasing the lock. */
@@ -23,8 +27,8 @@ export function createCliContext(program: Command, io: CliIo): CliContext {
   }
   return {
     io,
-    print: (line) => io.stdout.write(`${line}\n`),
-    printJson: (value) => io.stdout.write(`${JSON.stringify(value, jsonReplacer)}\n`),
+    print: (line) => io.stdout.write(`${escapeControlCharacters(line)}\n`),
+    printJson: (value) => io.stdout.write(`${escapeControlCharacters(JSON.stringify(value, jsonReplacer), { json: true })}\n`),
     repoDir,
     async withRepo(fn) {
       const repo = await openRepo(repoDir())

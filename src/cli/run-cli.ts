@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander'
-import { PinfoldError } from '../core/index.ts'
+import { escapeControlCharacters, PinfoldError } from '../core/index.ts'
 import { createProgram } from './program.ts'
 import type { CliIo } from './cli-io.ts'
 
@@ -24,12 +24,13 @@ function reportError(error: unknown, io: CliIo): number {
     return error.exitCode
   }
   if (error instanceof PinfoldError) {
-    io.stderr.write(`Error: ${error.message}\n`)
+    // messages can quote names from the server (no entry /Library/<name>)
+    io.stderr.write(`Error: ${escapeControlCharacters(error.message)}\n`)
     if (io.env.PINFOLD_DEBUG && error.stack) io.stderr.write(`${error.stack}\n`)
     return error.userError ? 1 : 2
   }
   const message = error instanceof Error ? error.message : String(error)
-  io.stderr.write(`Error: ${message}\n`)
+  io.stderr.write(`Error: ${escapeControlCharacters(message)}\n`)
   if (io.env.PINFOLD_DEBUG && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`)
   return 2
 }

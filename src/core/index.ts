@@ -4,6 +4,7 @@
  * `BlockSink` passed in (and the local filesystem for `importPaths`/`exportToDirectory`).
  */
 export * from './errors.ts'
+export { escapeControlCharacters, rejectControlCharacters } from './control-characters.ts'
 export type * from './options.ts'
 export type * from './blockstore.ts'
 

@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely'
+import { rejectControlCharacters } from '../core/control-characters.ts'
 import {
   conflict,
   decodeCursor,
@@ -79,6 +80,7 @@ export class Accounts {
    */
   async create(input: CreateAccountInput): Promise<Account> {
     const email = input.email.trim()
+    rejectControlCharacters(email, 'email')
     if (!EMAIL_RE.test(email) || email.length > 320) throw invalidArgument('invalid email address')
     if (input.password !== undefined && input.password.length < 8)
       throw invalidArgument('password must be at least 8 characters')

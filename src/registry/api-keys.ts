@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Selectable } from 'kysely'
+import { rejectControlCharacters } from '../core/control-characters.ts'
 import { type Account, toAccount } from './accounts.ts'
 import { invalidArgument, newId, now, type RegistryContext } from './db.ts'
 import type { ApiKeysTable } from './schema.ts'
@@ -75,6 +76,7 @@ export class ApiKeys {
       throw invalidArgument(`scopes must be a non-empty subset of ${SCOPES.join(', ')}`)
     const description = input.description ?? ''
     if (description.length > 200) throw invalidArgument('description is limited to 200 characters')
+    rejectControlCharacters(description, 'key description')
     if (input.expiresAt != null && !Number.isSafeInteger(input.expiresAt)) throw invalidArgument('invalid expiresAt')
     const secret = API_KEY_SECRET_PREFIX + randomBytes(32).toString('base64url')
     const row = {

@@ -1,3 +1,4 @@
+import { rejectControlCharacters } from '../core/control-characters.ts'
 import { PinfoldError } from '../core/errors.ts'
 
 /** Name of every account's root directory. */
@@ -11,13 +12,15 @@ export function invalidPath(message: string): PinfoldError {
 
 /**
  * Throws ERR_INVALID_PATH unless `name` is a valid entry name: not empty, not `.` or `..`,
- * no `/` and no NUL, at most 255 UTF-8 bytes.
+ * no `/` and no NUL, at most 255 UTF-8 bytes; ERR_CONTROL_CHARACTER for other control
+ * characters and bidi overrides (names are shown in terminals and listings).
  */
 export function validateName(name: string): string {
   if (typeof name !== 'string' || name === '') throw invalidPath('entry name must not be empty')
   if (name === '.' || name === '..') throw invalidPath(`entry name must not be ${JSON.stringify(name)}`)
   if (name.includes('/')) throw invalidPath(`entry name must not contain "/": ${JSON.stringify(name.slice(0, 100))}`)
   if (name.includes('\0')) throw invalidPath('entry name must not contain NUL')
+  rejectControlCharacters(name, 'entry name')
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES)
     throw invalidPath(`entry name is longer than ${MAX_NAME_BYTES} bytes`)
   return name

@@ -1,4 +1,5 @@
 import { type ExpressionBuilder, type Selectable, sql } from 'kysely'
+import { rejectControlCharacters } from '../core/control-characters.ts'
 import { type Executor, invalidArgument, newId, notFound, now, pageSize, parseJson, type RegistryContext } from './db.ts'
 import { addPinReference, checkCid, ensurePin, type PinOptions, releasePinIfUnreferenced, removePinReference } from './pins.ts'
 import type { PinRequestsTable, RegistrySchema } from './schema.ts'
@@ -238,6 +239,7 @@ export class PinRequests {
 function checkInput(input: PinRequestInput): void {
   checkCid(input.cid)
   if (input.name != null && input.name.length > 255) throw invalidArgument('name is limited to 255 characters')
+  if (input.name != null) rejectControlCharacters(input.name, 'pin name')
   if ((input.origins?.length ?? 0) > 20) throw invalidArgument('at most 20 origins')
 }
 

@@ -1,5 +1,6 @@
 import type { ExpressionBuilder, Selectable } from 'kysely'
 import { CID } from 'multiformats/cid'
+import { rejectControlCharacters } from '../core/control-characters.ts'
 import { InvalidCidError } from '../core/errors.ts'
 import { writeAllocation } from './allocations.ts'
 import {
@@ -110,6 +111,7 @@ export async function ensurePin(trx: Executor, cid: string, opts: PinOptions = {
   const max = opts.replicationMax ?? (opts.replicationMin === undefined ? DEFAULT_REPLICATION.max : -1)
   checkReplication(min, max)
   if (opts.name != null && opts.name.length > 255) throw invalidArgument('pin name is limited to 255 characters')
+  if (opts.name != null) rejectControlCharacters(opts.name, 'pin name')
   const size = opts.size ?? 0
   if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument('size must be a non-negative integer')
   const t = now()

@@ -5,7 +5,7 @@ import { now, type RegistryContext } from './db.ts'
 export interface TokenState {
   /** Undefined when the account no longer exists. */
   account?: { disabled: boolean; role: Role; tokensValidAfter: number }
-  /** True when the token's API key is revoked or gone; false for tokens without a key. */
+  /** True when the token's API key is revoked, expired or gone; false for tokens without a key. */
   keyRevoked: boolean
   /** Ids of the account's signed-out tokens that have not expired yet. */
   revokedTokenIds: ReadonlySet<string>
@@ -31,7 +31,7 @@ export class TokenRevocations {
       db.selectFrom('accounts').select(['disabled', 'role', 'tokens_valid_after']).where('id', '=', accountId).executeTakeFirst(),
       keyId === undefined
         ? undefined
-        : db.selectFrom('api_keys').select('revoked_at').where('id', '=', keyId).where('account_id', '=', accountId).executeTakeFirst(),
+        : db.selectFrom('api_keys').select(['revoked_at', 'expires_at']).where('id', '=', keyId).where('account_id', '=', accountId).executeTakeFirst(),
       db.selectFrom('revoked_tokens').select('token_id').where('account_id', '=', accountId).where('expires_at', '>', at).execute(),
     ])
     return {
@@ -40,7 +40,8 @@ export class TokenRevocations {
         role: account.role as Role,
         tokensValidAfter: Number(account.tokens_valid_after),
       },
-      keyRevoked: keyId !== undefined && (key === undefined || key.revoked_at !== null),
+      // a token minted just before its key expired does not outlive the key
+      keyRevoked: keyId !== undefined && (key === undefined || key.revoked_at !== null || (key.expires_at !== null && Number(key.expires_at) <= at)),
       revokedTokenIds: new Set(revoked.map((row) => row.token_id)),
     }
   }

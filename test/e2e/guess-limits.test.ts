@@ -5,9 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { type CoordinatorMessage, loadOrCreateNodeIdentity, type NodeIdentity, parseCoordinatorMessage } from '../../src/cluster/index.ts'
+import { type CoordinatorMessage, loadOrCreateNodeIdentity, type NodeIdentity } from '../../src/cluster/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
-import { signedJoin } from '../helpers/fake-node.ts'
+import { joinOnce, signedJoin } from '../helpers/fake-node.ts'
 
 /**
  * Guess limits against a real `pinfold serve`, with short windows set by configuration:
@@ -66,23 +66,8 @@ async function eventually<T>(attempt: () => Promise<T | undefined>, boundMs: num
   }
 }
 
-/** One control session answering the challenge with a join proving `secret`; what came back until close. */
-async function joinWith(url: string, identity: NodeIdentity, secret: string): Promise<CoordinatorMessage[]> {
-  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/nodes/connect`)
-  const received: CoordinatorMessage[] = []
-  const closed = new Promise<void>((resolve) => ws.addEventListener('close', () => resolve()))
-  ws.addEventListener('message', (event) => {
-    const message = parseCoordinatorMessage(String(event.data))
-    received.push(message)
-    if (message.type === 'welcome') ws.close()
-    if (message.type !== 'challenge') return
-    ws.send(JSON.stringify(signedJoin(identity, new Uint8Array(Buffer.from(message.nonce, 'base64')), secret, 'guesser')))
-  })
-  const timer = setTimeout(() => ws.close(), 10_000)
-  await closed
-  clearTimeout(timer)
-  return received
-}
+const joinWith = (url: string, identity: NodeIdentity, secret: string) =>
+  joinOnce(url, (nonce) => signedJoin(identity, nonce, secret, 'guesser'))
 
 const outcome = (received: CoordinatorMessage[]) => {
   const last = received.find((m) => m.type === 'refused' || m.type === 'welcome')

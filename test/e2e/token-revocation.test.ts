@@ -91,6 +91,28 @@ describe('token revocation (real pinfold serve)', () => {
     await json(await api(user.token, 'GET', '/api/v1/account'), 200)
   })
 
+  it('an open event stream ends when its account is disabled', async () => {
+    const user = await createAccount(api, admin)
+    const stream = await api(user.token, 'GET', '/api/v1/events')
+    assert.equal(stream.status, 200)
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader()
+    await reader.read() // ": connected"
+    await json(await api(admin, 'PATCH', `/api/v1/accounts/${user.id}`, { disabled: true }), 200)
+    const started = Date.now()
+    const bound = WINDOW_SECONDS * 1000 + 3_000
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<'open'>((resolve) => {
+      timer = setTimeout(() => resolve('open'), bound)
+    })
+    const ended = async (): Promise<'ended'> => {
+      for (;;) if ((await reader.read()).done) return 'ended'
+    }
+    const outcome = await Promise.race([ended(), timeout])
+    clearTimeout(timer)
+    if (outcome === 'open') await reader.cancel()
+    assert.equal(outcome, 'ended', `the stream was still open ${Date.now() - started} ms after the account was disabled`)
+  })
+
   it('a disabled account can neither read nor write with its live token', async () => {
     const user = await createAccount(api, admin)
     await json(await api(user.token, 'POST', '/api/v1/directories', { path: '/Library/before' }), 201)

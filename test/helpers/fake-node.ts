@@ -72,3 +72,23 @@ export function signedJoin(identity: NodeIdentity, nonce: Uint8Array, secret: st
     cursor: 0,
   }
 }
+
+/**
+ * One control session: answers the challenge with `join(nonce)` and closes after `welcome`;
+ * returns what the coordinator sent until the socket closed (given up after 10 s).
+ */
+export async function joinOnce(url: string, join: (nonce: Uint8Array) => NodeMessage): Promise<CoordinatorMessage[]> {
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/nodes/connect`)
+  const received: CoordinatorMessage[] = []
+  const closed = new Promise<void>((resolve) => ws.addEventListener('close', () => resolve()))
+  ws.addEventListener('message', (event) => {
+    const message = parseCoordinatorMessage(String(event.data))
+    received.push(message)
+    if (message.type === 'welcome') ws.close()
+    if (message.type === 'challenge') ws.send(JSON.stringify(join(fromB64(message.nonce))))
+  })
+  const timer = setTimeout(() => ws.close(), 10_000)
+  await closed
+  clearTimeout(timer)
+  return received
+}

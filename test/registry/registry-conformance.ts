@@ -118,6 +118,54 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       assert.deepEqual(await reg.apiKeys.list(other.id), [])
     })
 
+    it('token revocation state: keys revoked or expired, sign-outs until expiry, valid-after bumped by account changes', async () => {
+      const acct = await reg.accounts.create({ email: email(), password: 'long-enough-1' })
+      const live = await reg.apiKeys.create(acct.id)
+      const expiring = await reg.apiKeys.create(acct.id, { expiresAt: Date.now() + 60_000 })
+      let state = await reg.tokenRevocations.state(acct.id, live.key.id)
+      assert.deepEqual(state.account, { disabled: false, role: 'user', tokensValidAfter: 0 })
+      assert.equal(state.keyRevoked, false)
+      assert.equal((await reg.tokenRevocations.state(acct.id, expiring.key.id, Date.now() + 120_000)).keyRevoked, true, 'expired key')
+      await reg.apiKeys.revoke(acct.id, live.key.id)
+      assert.equal((await reg.tokenRevocations.state(acct.id, live.key.id)).keyRevoked, true)
+      const other = await reg.accounts.create({ email: email() })
+      assert.equal((await reg.tokenRevocations.state(other.id, expiring.key.id)).keyRevoked, true, 'another account’s key counts as gone')
+      assert.equal((await reg.tokenRevocations.state('no-such-account', undefined)).account, undefined)
+
+      await reg.tokenRevocations.revokeToken(acct.id, 'tok-a', Date.now() + 60_000)
+      await reg.tokenRevocations.revokeToken(acct.id, 'tok-a', Date.now() + 60_000) // idempotent
+      await reg.tokenRevocations.revokeToken(acct.id, 'tok-old', Date.now() - 1)
+      state = await reg.tokenRevocations.state(acct.id, undefined)
+      assert.deepEqual([...state.revokedTokenIds], ['tok-a'], 'expired sign-outs are not listed')
+      assert.deepEqual([...(await reg.tokenRevocations.state(other.id, undefined)).revokedTokenIds], [])
+
+      for (const change of [
+        () => reg.accounts.setPassword(acct.id, 'another-password'),
+        () => reg.accounts.setRole(acct.id, 'admin'),
+        () => reg.accounts.setDisabled(acct.id, true),
+        () => reg.tokenRevocations.revokeAll(acct.id),
+      ]) {
+        const before = (await reg.tokenRevocations.state(acct.id, undefined)).account?.tokensValidAfter ?? 0
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        await change()
+        const after = (await reg.tokenRevocations.state(acct.id, undefined)).account?.tokensValidAfter ?? 0
+        assert.ok(after > before, String(change))
+      }
+    })
+
+    it('refuses control characters and bidi overrides in names, descriptions and emails', async () => {
+      const a = (await reg.accounts.create({ email: email() })).id
+      const cid = await randomCid()
+      for (const name of ['esc\x1b[0m', 'cr\r', 'lf\n', 'tab\t', 'del\x7f', 'csi\x9b', 'rlo\u202e', 'lri\u2066', 'pdi\u2069', 'ls\u2028']) {
+        await rejectsCode(reg.entries.addFile(a, '/Library', { name, cid, size: 1 }), 'ERR_CONTROL_CHARACTER')
+        await rejectsCode(reg.entries.mkdir(a, `/Library/${name}`), 'ERR_CONTROL_CHARACTER')
+        await rejectsCode(reg.apiKeys.create(a, { description: name }), 'ERR_CONTROL_CHARACTER')
+        await rejectsCode(reg.pinRequests.create(a, { cid, name }), 'ERR_CONTROL_CHARACTER')
+        await rejectsCode(reg.accounts.create({ email: `x${name}@example.com` }), 'ERR_CONTROL_CHARACTER')
+      }
+      assert.ok(await reg.entries.addFile(a, '/Library', { name: 'ünïcödé ✓ 名前 עברית', cid, size: 1 }), 'ordinary Unicode is fine')
+    })
+
     it('gives every account a /Library root', async () => {
       const acct = await reg.accounts.create({ email: email() })
       const root = await reg.entries.getByPath(acct.id, '/Library')

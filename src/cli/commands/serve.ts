@@ -50,7 +50,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
   const config = program.command('config').description('configuration')
   withServeOptions(config.command('show').description('print the effective configuration, secrets redacted')).action(
     async (flags: ServeFlags) => {
-      ctx.print(JSON.stringify(redactConfig(await configFrom(withGlobalRepo(flags), ctx)), null, 2))
+      for (const line of JSON.stringify(redactConfig(await configFrom(withGlobalRepo(flags), ctx)), null, 2).split('\n')) ctx.print(line)
     },
   )
 }

@@ -32,7 +32,7 @@ interface Cached {
 const CACHE_SIZE = 10_000
 
 export function createRevocationCheck(init: {
-  revocations: TokenRevocations
+  revocations: Pick<TokenRevocations, 'state' | 'revokeToken' | 'revokeAll'>
   cacheSeconds: number
   logger?: Logger
   clock?: () => number

@@ -10,6 +10,7 @@ import {
   parseNodeMessage,
   verifyNodeSignature,
 } from '../../cluster/index.ts'
+import { PinfoldError, rejectControlCharacters } from '../../core/index.ts'
 import type { AllocationChange, Registry, StorageNode } from '../../registry/index.ts'
 
 /** The socket a session runs on (the `ws` WebSocket @fastify/websocket hands over, or a test double). */
@@ -243,6 +244,8 @@ export class NodeSession {
       log.warn('join refused: forged identity')
       return this.#refuse('ERR_FORGED_IDENTITY', 'the node id or the signature does not match the public key')
     }
+    const unsafe = unsafeLabel(join)
+    if (unsafe !== undefined) return this.#refuse('ERR_CONTROL_CHARACTER', unsafe)
     const existing: StorageNode | undefined = await this.#host.registry.nodes.get(join.nodeId)
     if (existing?.revoked) {
       log.warn('join refused: node revoked')
@@ -315,3 +318,19 @@ export class NodeSession {
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64')
 const fromB64 = (text: string) => new Uint8Array(Buffer.from(text, 'base64'))
+
+/** Why the join's name, version or tags cannot be shown to an operator as they are, if so. */
+function unsafeLabel(join: JoinMessage): string | undefined {
+  try {
+    rejectControlCharacters(join.name, 'node name')
+    rejectControlCharacters(join.version, 'node version')
+    for (const [key, value] of Object.entries(join.tags)) {
+      rejectControlCharacters(key, 'node tag')
+      rejectControlCharacters(value, 'node tag')
+    }
+    return undefined
+  } catch (error) {
+    if (error instanceof PinfoldError) return error.message
+    throw error
+  }
+}

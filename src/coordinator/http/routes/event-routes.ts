@@ -17,7 +17,7 @@ const EVENTS_DESCRIPTION = [
 ].join(' ')
 
 /** `GET /api/v1/events`: live upload and pin status for the caller, as Server-Sent Events. */
-export function eventRoutes(app: FastifyInstance, { authenticate, events }: CoordinatorComponents): void {
+export function eventRoutes(app: FastifyInstance, { authenticate, events, revocations, config }: CoordinatorComponents): void {
   // a stream stays open until the client leaves: end them all so the server can close
   app.addHook('preClose', async () => {
     await events.close()
@@ -55,10 +55,21 @@ export function eventRoutes(app: FastifyInstance, { authenticate, events }: Coor
       const stop = () => subscription.close()
       request.raw.on('close', stop)
       res.on('close', stop)
+      // a stream outlives the request that opened it: its token is re-checked, so expiry and
+      // revocation (key, account, sign-out) end it too
+      const recheck = setInterval(
+        () => {
+          if ((principal.token?.expiresAt ?? Number.POSITIVE_INFINITY) <= Date.now()) return stop()
+          revocations.assertLive(principal).catch(stop)
+        },
+        Math.max(1000, config.auth.revocationCheckSeconds * 1000),
+      )
+      recheck.unref()
       try {
         await pump(subscription, (event) => send(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`))
       } finally {
         clearInterval(heartbeat)
+        clearInterval(recheck)
         request.raw.off('close', stop)
         if (!res.writableEnded) res.end()
       }
