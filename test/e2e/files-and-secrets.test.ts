@@ -30,11 +30,15 @@ async function openToOthers(dir: string): Promise<string[]> {
   return found
 }
 
-/** An admin access token signed with the coordinator's token secret, expiring after `expiresIn` (none when absent). */
-function mint(secret: string, expiresIn?: string): Promise<string> {
+/**
+ * An admin access token for `accountId` signed with the coordinator's token secret,
+ * expiring after `expiresIn` (none when absent). A real account: tokens of unknown accounts
+ * are refused by the revocation check whatever their signature.
+ */
+function mint(secret: string, accountId: string, expiresIn?: string): Promise<string> {
   const jwt = new SignJWT({ role: 'admin', scopes: ['read', 'write', 'admin'] })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject('00000000-0000-0000-0000-000000000000')
+    .setSubject(accountId)
     .setIssuer('pinfold')
     .setAudience('pinfold-api')
     .setIssuedAt()
@@ -123,13 +127,18 @@ describe('files at rest, secrets and public URLs (real pinfold serve + pinfold n
     assert.deepEqual(await openToOthers(node.repo), [])
   })
 
+  async function adminAccountId(): Promise<string> {
+    const account = await fetch(`${coordinator.url}/api/v1/account`, { headers: { authorization: `Bearer ${token}` } })
+    return ((await account.json()) as { id: string }).id
+  }
+
   it('the cluster secret comes from a file: never in either process’s argv, and the node joined with it', async () => {
     for (const pid of [coordinator.process.pid, node.process.pid]) {
       const argv = await readFile(`/proc/${pid}/cmdline`, 'utf8')
       assert.ok(!argv.includes(clusterSecret), 'not in ps')
     }
     // the token secret came from its file too: a token signed with it is accepted
-    const minted = await mint(tokenSecret, '5m')
+    const minted = await mint(tokenSecret, await adminAccountId(), '5m')
     const response = await fetch(`${coordinator.url}/api/v1/share`, {
       method: 'POST',
       headers: { authorization: `Bearer ${minted}`, 'content-type': 'application/json' },
@@ -139,7 +148,7 @@ describe('files at rest, secrets and public URLs (real pinfold serve + pinfold n
   })
 
   it('a token without exp, signed with the real secret, is refused', async () => {
-    const forever = await mint(tokenSecret)
+    const forever = await mint(tokenSecret, await adminAccountId())
     const response = await fetch(`${coordinator.url}/api/v1/account`, { headers: { authorization: `Bearer ${forever}` } })
     assert.equal(response.status, 401)
   })
