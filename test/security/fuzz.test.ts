@@ -172,8 +172,9 @@ describe('fuzz lane: malformed requests on every surface', { timeout: TIME_BOUND
     const bySurface: Record<string, Record<string, number>> = {}
     for (const { request, status } of outcomes) {
       const klass = typeof status === 'number' ? `${Math.floor(status / 100)}xx` : status
-      const counts = (bySurface[request.surface] ??= {})
+      const counts = bySurface[request.surface] ?? {}
       counts[klass] = (counts[klass] ?? 0) + 1
+      bySurface[request.surface] = counts
     }
     const summary = {
       seed: SEED,
