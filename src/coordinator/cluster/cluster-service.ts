@@ -348,7 +348,8 @@ export class ClusterService {
       reportedAt: Date.now(),
       gateway: this.#gateways.claimOf(nodeId),
     }
-    void this.#gateways.claim(nodeId, report.gatewayUrl)
+    // a replaced session's last frames must not undo the claim of the node's current one
+    if (this.#sessions.get(nodeId) === session) void this.#gateways.claim(nodeId, report.gatewayUrl)
     await this.#registry.nodes.heartbeat(nodeId, {
       status: 'online',
       capacity: {
