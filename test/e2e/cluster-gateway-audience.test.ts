@@ -5,12 +5,12 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { clusterSecret, type NodeIdentity } from '../../src/cluster/index.ts'
+import type { NodeIdentity } from '../../src/cluster/index.ts'
 import { importBytes, MemoryBlockstore } from '../../src/core/index.ts'
 import { createNodeGateway } from '../../src/node/node-gateway.ts'
 import { type ServedHandler, serveHandler } from '../../src/transfer/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
-import { b64, FakeNode, fromB64, memoryIdentity } from '../helpers/fake-node.ts'
+import { FakeNode, fromB64, memoryIdentity, signedJoin } from '../helpers/fake-node.ts'
 import { type ClusterApi, clusterApi, type NodeProcess, pinnedOn, startNodeProcess, until } from '../helpers/node-process.ts'
 import { runPinfold } from '../helpers/run-pinfold.ts'
 
@@ -60,21 +60,7 @@ describe('gateway URLs the coordinator vouches for, peer tokens bound to their a
     const node = new FakeNode(coordinator.url)
     scripted.push(node)
     const challenge = await node.next('challenge')
-    const nonce = fromB64(challenge.nonce)
-    node.send({
-      type: 'join',
-      protocol: challenge.protocol,
-      nodeId: identity.id,
-      publicKey: b64(identity.publicKey),
-      signature: b64(identity.sign(nonce)),
-      proof: b64(clusterSecret(SECRET).prove('join', nonce, identity.publicKey)),
-      nodeNonce: b64(crypto.getRandomValues(new Uint8Array(32))),
-      name: `scripted-${identity.id.slice(0, 8)}`,
-      version: 'test',
-      tags: {},
-      cursor: 0,
-      gatewayUrl,
-    })
+    node.send({ ...signedJoin(identity, fromB64(challenge.nonce), SECRET, `scripted-${identity.id.slice(0, 8)}`), gatewayUrl })
     const welcome = await node.next('welcome')
     const report = () =>
       node.send({
