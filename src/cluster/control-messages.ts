@@ -11,12 +11,14 @@ import { PinfoldError } from '../core/errors.ts'
  *    key (proves the identity) and an HMAC of the challenge under the cluster secret
  *    (proves the secret — the secret itself never crosses the wire)
  * 3. coordinator → `welcome` (with its own HMAC over the node's nonce, so the node knows it
- *    talks to a coordinator of its cluster, and a peer token for fetching from peers) or
- *    `refused` and close
+ *    talks to a coordinator of its cluster, and a peer token for the coordinator's gateway;
+ *    tokens for peers come per source with `sources`) or `refused` and close
  * 4. then, in any order: `changes`/`ack` (the allocation feed, resumed from the node's
  *    cursor), `report` (capacity, every few seconds), `status` (executor outcomes, batched,
  *    from the node's durable outbox; `status-ack` once recorded),
  *    `sync-*` (anti-entropy rounds), `locate`/`sources`, `ingested` (drop-folder files).
+ *    The gateway URL a node claims in `join`/`report` is handed to others only once the
+ *    coordinator verified it (cluster/gateway-identity.ts).
  *
  * Every frame is validated against these schemas on receipt; an invalid frame closes the
  * session with ERR_INVALID_CONTROL_MESSAGE.
