@@ -11,12 +11,14 @@ import { PinfoldError } from '../core/errors.ts'
  *    key (proves the identity) and an HMAC of the challenge under the cluster secret
  *    (proves the secret — the secret itself never crosses the wire)
  * 3. coordinator → `welcome` (with its own HMAC over the node's nonce, so the node knows it
- *    talks to a coordinator of its cluster, and a peer token for fetching from peers) or
- *    `refused` and close
+ *    talks to a coordinator of its cluster, and a peer token for the coordinator's gateway;
+ *    tokens for peers come per source with `sources`) or `refused` and close
  * 4. then, in any order: `changes`/`ack` (the allocation feed, resumed from the node's
  *    cursor), `report` (capacity, every few seconds), `status` (executor outcomes, batched,
  *    from the node's durable outbox; `status-ack` once recorded),
  *    `sync-*` (anti-entropy rounds), `locate`/`sources`, `ingested` (drop-folder files).
+ *    The gateway URL a node claims in `join`/`report` is handed to others only once the
+ *    coordinator verified it (cluster/gateway-identity.ts).
  *
  * Every frame is validated against these schemas on receipt; an invalid frame closes the
  * session with ERR_INVALID_CONTROL_MESSAGE.
@@ -66,7 +68,7 @@ export const WelcomeMessage = Type.Object({
   coordinatorProof: Base64,
   /** The coordinator's Ed25519 public key: peer tokens are signed with it. */
   coordinatorKey: Base64,
-  /** Presented as `Authorization: Bearer` to peers' and the coordinator's /ipfs/. */
+  /** Presented as `Authorization: Bearer` to the coordinator's /ipfs/ (audience: the coordinator; peers refuse it). */
   peerToken: Type.String({ maxLength: 4096 }),
   peerTokenExpiresAt: Type.Integer(),
   latestSeq: Type.Integer({ minimum: 0 }),
@@ -155,9 +157,16 @@ export const SyncDoneMessage = Type.Object({
 /** Node asks where a DAG can be fetched from. */
 export const LocateMessage = Type.Object({ type: Type.Literal('locate'), cids: Type.Array(Cid, { maxItems: 1000 }) })
 
+/**
+ * Coordinator → node: the answer to `locate`. Only gateway URLs the coordinator verified are
+ * named. `tokens` holds, per source URL, the peer token to present there: its audience is
+ * that source (the node's id, or the coordinator), so it is refused anywhere else. A URL
+ * without a token gets no token at all (never the channel's own, which is for the coordinator).
+ */
 export const SourcesMessage = Type.Object({
   type: Type.Literal('sources'),
   sources: Type.Array(Type.Object({ cid: Cid, urls: Type.Array(Url, { maxItems: 32 }) }), { maxItems: 1000 }),
+  tokens: Type.Optional(Type.Record(Type.String({ maxLength: 2048 }), Type.String({ maxLength: 4096 }), { maxProperties: 10_000 })),
 })
 
 /**

@@ -4,6 +4,7 @@
  */
 export * from './cluster-secret.ts'
 export * from './control-messages.ts'
+export * from './gateway-identity.ts'
 export * from './node-identity.ts'
 export * from './peer-token.ts'
 export * from './secret-file.ts'

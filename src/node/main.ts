@@ -86,6 +86,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     const gateway: ServedHandler = await serveHandler(
       createNodeGateway({
         source: repo.blocks,
+        identity,
         coordinatorKey: () => coordinatorKey,
         isRevoked: (subject) => revokedPeers.has(subject),
         access: config.gatewayAccess,

@@ -1,10 +1,19 @@
-import { authorizeShare, verifyPeerToken } from '../cluster/index.ts'
+import {
+  answerIdentityChallenge,
+  authorizeShare,
+  GATEWAY_IDENTITY_PATH,
+  isIdentityNonce,
+  type NodeIdentity,
+  verifyPeerToken,
+} from '../cluster/index.ts'
 import type { BlockSource } from '../core/index.ts'
 import { createGatewayHandler, type GatewayHandler } from '../transfer/index.ts'
 
 export interface NodeGatewayOptions {
   /** The node's repo blocks. */
   source: BlockSource
+  /** The node's identity: answers the coordinator's gateway challenge; peer tokens must name it as their audience. */
+  identity: NodeIdentity
   /** The coordinator's Ed25519 key learned at welcome; until then every request is refused. */
   coordinatorKey(): Uint8Array | undefined
   /** Whether a peer token's subject was revoked (pushed by the coordinator); such tokens are refused. */
@@ -16,12 +25,22 @@ export interface NodeGatewayOptions {
 /**
  * The node's `/ipfs/` gateway (trustless + path gateway over its repo). With `access:
  * 'public'` anyone may read. Otherwise (`peer`, the default) every request must carry
- * `Authorization: Bearer <peer token>` signed by the coordinator's key, or a `?share=`
- * link the coordinator signed for that CID and path, else 401/403. The identity probe
- * `bafkqaaa` is subject to the same rule.
+ * `Authorization: Bearer <peer token>` signed by the coordinator's key for this node's id
+ * (a token meant for another node or the coordinator is refused), or a `?share=` link the
+ * coordinator signed for that CID and path, else 401/403. The identity probe `bafkqaaa` is
+ * subject to the same rule. `GET /.well-known/pinfold/identity?nonce=` answers the
+ * coordinator's challenge (see gateway-identity.ts) whatever the access mode.
  */
 export function createNodeGateway(options: NodeGatewayOptions): GatewayHandler {
-  if (options.access === 'public') return createGatewayHandler({ source: options.source })
+  const gateway = options.access === 'public' ? createGatewayHandler({ source: options.source }) : peerGateway(options)
+  return async (request) => {
+    const url = new URL(request.url)
+    return url.pathname === GATEWAY_IDENTITY_PATH ? identityResponse(options.identity, url.searchParams.get('nonce')) : gateway(request)
+  }
+}
+
+function peerGateway(options: NodeGatewayOptions): GatewayHandler {
+  const audience = options.identity.id
   return createGatewayHandler({
     source: options.source,
     async authorize(request, cid, segments) {
@@ -35,12 +54,19 @@ export function createNodeGateway(options: NodeGatewayOptions): GatewayHandler {
       }
       const header = request.headers.get('authorization') ?? ''
       const match = /^Bearer\s+(\S+)$/i.exec(header)
-      const subject = key === undefined || match?.[1] === undefined ? undefined : await verifyPeerToken(key, match[1])
+      const subject = key === undefined || match?.[1] === undefined ? undefined : await verifyPeerToken(key, match[1], audience)
       if (subject === undefined || options.isRevoked?.(subject) === true) {
-        return jsonError(401, 'ERR_UNAUTHORIZED', 'a valid peer token is required', { 'WWW-Authenticate': 'Bearer realm="pinfold-peer"' })
+        return jsonError(401, 'ERR_UNAUTHORIZED', 'a valid peer token for this node is required', { 'WWW-Authenticate': 'Bearer realm="pinfold-peer"' })
       }
       return undefined
     },
+  })
+}
+
+function identityResponse(identity: NodeIdentity, nonce: string | null): Response {
+  if (nonce === null || !isIdentityNonce(nonce)) return jsonError(400, 'ERR_INVALID_ARGUMENT', 'nonce must be 16–64 random bytes, base64url')
+  return new Response(JSON.stringify(answerIdentityChallenge(identity, nonce)), {
+    headers: { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' },
   })
 }
 

@@ -118,6 +118,12 @@ export class Nodes {
     return Number(r.numUpdatedRows) > 0
   }
 
+  /** Sets the gateway address the coordinator vouches for (null: none). False when unknown. */
+  async setAddress(id: string, address: string | null): Promise<boolean> {
+    const r = await this.#ctx.db.updateTable('nodes').set({ address }).where('id', '=', id).executeTakeFirst()
+    return Number(r.numUpdatedRows) > 0
+  }
+
   async update(id: string, input: { name?: string; tags?: Record<string, string> }): Promise<boolean> {
     const set: Partial<Selectable<NodesTable>> = {}
     if (input.name !== undefined) set.name = input.name

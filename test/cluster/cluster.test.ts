@@ -51,17 +51,19 @@ describe('cluster secret proofs', () => {
 })
 
 describe('peer tokens', () => {
-  it('verify with the coordinator key and not with another', async () => {
+  it('verify with the coordinator key and not with another, for their audience only', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519')
     const raw = new Uint8Array(Buffer.from((publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url'))
-    const { token } = await issuePeerToken(privateKey, 'pfnode1', 60)
-    assert.equal(await verifyPeerToken(raw, token), 'pfnode1')
+    const { token } = await issuePeerToken(privateKey, 'pfnode1', 'pfnode2', 60)
+    assert.equal(await verifyPeerToken(raw, token, 'pfnode2'), 'pfnode1')
+    assert.equal(await verifyPeerToken(raw, token, 'pfnode3'), undefined, 'bound to its audience')
+    assert.equal(await verifyPeerToken(raw, token, 'coordinator'), undefined, 'bound to its audience')
     const other = generateKeyPairSync('ed25519').publicKey
     const otherRaw = new Uint8Array(Buffer.from((other.export({ format: 'jwk' }) as { x: string }).x, 'base64url'))
-    assert.equal(await verifyPeerToken(otherRaw, token), undefined)
-    assert.equal(await verifyPeerToken(raw, `${token}x`), undefined)
-    const expired = await issuePeerToken(privateKey, 'pfnode1', -10)
-    assert.equal(await verifyPeerToken(raw, expired.token), undefined)
+    assert.equal(await verifyPeerToken(otherRaw, token, 'pfnode2'), undefined)
+    assert.equal(await verifyPeerToken(raw, `${token}x`, 'pfnode2'), undefined)
+    const expired = await issuePeerToken(privateKey, 'pfnode1', 'pfnode2', -10)
+    assert.equal(await verifyPeerToken(raw, expired.token, 'pfnode2'), undefined)
   })
 })
 

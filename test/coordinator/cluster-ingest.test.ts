@@ -123,7 +123,7 @@ describe('cluster: drop-folder ingest (`ingested` from a scripted node)', () => 
     assert.ok(adminAccountId)
     ingesterId = await loadOrCreateNodeIdentity(await mkdtemp(join(dir, 'node-')))
     otherId = await loadOrCreateNodeIdentity(await mkdtemp(join(dir, 'node-')))
-    const gateway = createNodeGateway({ source: ingesterStore, coordinatorKey: () => coordinator.components.cluster.coordinatorKey.publicKey })
+    const gateway = createNodeGateway({ source: ingesterStore, identity: ingesterId, coordinatorKey: () => coordinator.components.cluster.coordinatorKey.publicKey })
     ingesterGateway = await serveHandler(async (request) => {
       const held = stall
       if (held) {
@@ -248,7 +248,11 @@ describe('cluster: drop-folder ingest (`ingested` from a scripted node)', () => 
   describe('a hostile node', () => {
     it('cannot ingest without an ingest account the admin assigned', async () => {
       const stranger = await loadOrCreateNodeIdentity(await mkdtemp(join(dir, 'node-')))
-      const node = await joinCluster(stranger, ingesterGateway.url)
+      // its own gateway over the same blocks (the ingester's URL would answer with the ingester's key)
+      const strangerGateway = await serveHandler(
+        createNodeGateway({ source: ingesterStore, identity: stranger, coordinatorKey: () => coordinator.components.cluster.coordinatorKey.publicKey }),
+      )
+      const node = await joinCluster(stranger, strangerGateway.url)
       try {
         const file = await dropped()
         node.send({ type: 'ingested', path: 'unassigned.txt', cid: file.cid, size: file.size, mtime: 1 })
@@ -264,6 +268,7 @@ describe('cluster: drop-folder ingest (`ingested` from a scripted node)', () => 
         assert.equal(view.ingestAccountId, user.id)
       } finally {
         node.close()
+        await strangerGateway.close()
       }
     })
 

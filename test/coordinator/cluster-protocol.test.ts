@@ -117,7 +117,7 @@ describe('cluster control protocol (in-process coordinator, real WebSocket)', ()
     const welcome = await node.next('welcome')
     assert.equal(welcome.nodeId, id.id)
     assert.ok(clusterSecret(SECRET).check('welcome', fromB64(welcome.coordinatorProof), nodeNonce, nonce), 'the coordinator proves the secret')
-    assert.equal(await verifyPeerToken(fromB64(welcome.coordinatorKey), welcome.peerToken), id.id)
+    assert.equal(await verifyPeerToken(fromB64(welcome.coordinatorKey), welcome.peerToken, 'coordinator'), id.id)
     assert.ok(welcome.peerTokenExpiresAt > Date.now())
     report(node)
 
@@ -166,10 +166,13 @@ describe('cluster control protocol (in-process coordinator, real WebSocket)', ()
     await second.next('welcome')
     second.send({ type: 'locate', cids: [cid, originCid.toString()] })
     const sources = await second.next('sources')
+    // the first node's claimed gateway never answered the identity challenge: it is not named
     assert.deepEqual(sources.sources, [
-      { cid, urls: ['http://127.0.0.1:9'] },
+      { cid, urls: [] },
       { cid: originCid.toString(), urls: [coordinator.url] },
     ])
+    assert.deepEqual(Object.keys(sources.tokens ?? {}), [coordinator.url])
+    assert.equal(await verifyPeerToken(fromB64(welcome.coordinatorKey), sources.tokens?.[coordinator.url] ?? '', 'coordinator'), other.id)
 
     // anti-entropy on connect: the node initiates over what it holds (nothing) and learns what it must pin
     assert.equal((await node.next('sync-request')).reason, 'connect')

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { clusterSecret, loadOrCreateNodeIdentity } from '../../src/cluster/index.ts'
+import { clusterSecret, issuePeerToken, loadOrCreateNodeIdentity } from '../../src/cluster/index.ts'
+import { coordinatorKeyFromPem } from '../../src/coordinator/cluster/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { b64, FakeNode, fromB64 } from '../helpers/fake-node.ts'
 import { type NodeProcess, startNodeProcess, until } from '../helpers/node-process.ts'
@@ -23,12 +24,18 @@ describe('a revoked node’s peer token is refused by the other nodes within sec
   let honest: NodeProcess
   let rogue: FakeNode
   let rogueId: string
-  let rogueToken: string
   /** A member that stays: its token shows when a node accepts peer tokens at all. */
   let witness: FakeNode
-  let witnessToken: string
+  let witnessId: string
 
-  async function joinScripted(name: string): Promise<{ node: FakeNode; id: string; token: string }> {
+  /** A peer token for `subject` at the node `audience`, as the coordinator hands them out in `sources`. */
+  async function tokenFor(subject: string, audience: string): Promise<string> {
+    // SQLite coordinators keep a copy of the registry's signing key in the data dir
+    const key = coordinatorKeyFromPem(await readFile(join(coordinator.dataDir, 'coordinator-key.pem'), 'utf8'))
+    return (await issuePeerToken(key.privateKey, subject, audience, 600)).token
+  }
+
+  async function joinScripted(name: string): Promise<{ node: FakeNode; id: string }> {
     const identity = await loadOrCreateNodeIdentity(await mkdtemp(join(workDir, `${name}-`)))
     const node = new FakeNode(coordinator.url)
     const challenge = await node.next('challenge')
@@ -46,15 +53,16 @@ describe('a revoked node’s peer token is refused by the other nodes within sec
       tags: {},
       cursor: 0,
     })
-    return { node, id: identity.id, token: (await node.next('welcome')).peerToken }
+    await node.next('welcome')
+    return { node, id: identity.id }
   }
 
   before(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'pinfold-revocation-'))
     coordinator = await startCoordinatorProcess({ env: { PINFOLD_CLUSTER_SECRET: SECRET, PINFOLD_CLUSTER_RECONCILE_INTERVAL_SECONDS: '0.3' } })
     honest = await startNodeProcess({ join: coordinator.url, secret: SECRET, repo: join(workDir, 'honest'), args: ['--name', 'honest', '--report-interval', '300ms'] })
-    ;({ node: rogue, id: rogueId, token: rogueToken } = await joinScripted('rogue'))
-    ;({ node: witness, token: witnessToken } = await joinScripted('witness'))
+    ;({ node: rogue, id: rogueId } = await joinScripted('rogue'))
+    ;({ node: witness, id: witnessId } = await joinScripted('witness'))
   })
   after(async () => {
     rogue?.close()
@@ -69,6 +77,7 @@ describe('a revoked node’s peer token is refused by the other nodes within sec
     (await fetch(`${honest.gatewayUrl}/ipfs/${PROBE}?format=raw`, { headers: { authorization: `Bearer ${token}` } })).status
 
   it('the token works until the node is revoked, and is refused within 5 s after', async () => {
+    const rogueToken = await tokenFor(rogueId, honest.id)
     // the honest node knows the coordinator's key once it was welcomed
     await until(async () => ((await probe(rogueToken)) === 200 ? true : undefined), 10_000, () => 'the honest node to accept peer tokens')
     const admin = await coordinator.token()
@@ -83,6 +92,8 @@ describe('a revoked node’s peer token is refused by the other nodes within sec
   it('a node that connects after the revocation refuses the token too', async () => {
     const late = await startNodeProcess({ join: coordinator.url, secret: SECRET, repo: join(workDir, 'late'), args: ['--name', 'late', '--report-interval', '300ms'] })
     try {
+      const rogueToken = await tokenFor(rogueId, late.id)
+      const witnessToken = await tokenFor(witnessId, late.id)
       const status = async (token: string) => (await fetch(`${late.gatewayUrl}/ipfs/${PROBE}?format=raw`, { headers: { authorization: `Bearer ${token}` } })).status
       // once it accepts a member's token it was welcomed; from then on the revoked token is refused
       await until(async () => ((await status(witnessToken)) === 200 ? true : undefined), 10_000, () => 'the late node to accept peer tokens')

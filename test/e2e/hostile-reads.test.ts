@@ -101,7 +101,7 @@ describe('crafted blocks against real processes: never a crash, never a truncate
 
   it("a node's gateway survives the same DAGs once it holds them", async () => {
     const key = coordinatorKeyFromPem(await readFile(join(coordinator.dataDir, 'coordinator-key.pem'), 'utf8'))
-    const peer = (await issuePeerToken(key.privateKey, 'pftest', 300)).token
+    const peer = (await issuePeerToken(key.privateKey, 'pftest', node.id, 300)).token
     const nodeRead = (cid: string) => fetch(`${node.gatewayUrl}/ipfs/${cid}`, { headers: { authorization: `Bearer ${peer}` } })
     for (const dag of dags) {
       await waitFor(`node holds ${dag.description}`, async () => (await nodeRead(`${dag.root}?format=raw`)).status === 200)

@@ -1,7 +1,16 @@
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { CONTROL_PROTOCOL_VERSION, type CoordinatorMessage, clusterSecret, type NodeIdentity, type NodeMessage, parseCoordinatorMessage } from '../../src/cluster/index.ts'
+import {
+  CONTROL_PROTOCOL_VERSION,
+  type CoordinatorMessage,
+  clusterSecret,
+  type NodeIdentity,
+  type NodeMessage,
+  nodeIdFromPublicKey,
+  parseCoordinatorMessage,
+} from '../../src/cluster/index.ts'
 
 export type Msg<T extends CoordinatorMessage['type']> = Extract<CoordinatorMessage, { type: T }>
 
@@ -91,4 +100,11 @@ export async function joinOnce(url: string, join: (nonce: Uint8Array) => NodeMes
   await closed
   clearTimeout(timer)
   return received
+}
+
+/** A node identity held in memory only (no key file). */
+export function memoryIdentity(): NodeIdentity {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const raw = new Uint8Array(Buffer.from((publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url'))
+  return { id: nodeIdFromPublicKey(raw), publicKey: raw, sign: (message) => new Uint8Array(sign(null, message, privateKey)) }
 }

@@ -12,6 +12,7 @@ import {
   type ChangeEntry,
   CONTROL_PROTOCOL_VERSION,
   clusterSecret,
+  COORDINATOR_AUDIENCE,
   issuePeerToken,
   loadOrCreateNodeIdentity,
   type NodeMessage,
@@ -72,7 +73,7 @@ async function startFakeCoordinator(options: { secret?: string; forgeProof?: boo
         assert.ok(verifyNodeSignature(key, nonce, unb64(message.signature)))
         session = { joins: message, received: [], socket }
         fake.sessions.push(session)
-        void issuePeerToken(privateKey, message.nodeId, 600).then(({ token, expiresAt }) => {
+        void issuePeerToken(privateKey, message.nodeId, COORDINATOR_AUDIENCE, 600).then(({ token, expiresAt }) => {
           const proof = options.forgeProof ? randomBytes(32) : secret.prove('welcome', unb64(message.nodeNonce), nonce)
           socket.send(
             JSON.stringify({

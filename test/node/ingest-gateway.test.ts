@@ -12,6 +12,7 @@ import { DropFolder, type IngestedFile } from '../../src/node/ingest/drop-folder
 import { createNodeGateway } from '../../src/node/node-gateway.ts'
 import { type NodeConfigInput, resolveNodeConfig } from '../../src/node/config.ts'
 import { serveHandler } from '../../src/transfer/index.ts'
+import { memoryIdentity } from '../helpers/fake-node.ts'
 import { useTempDir } from '../helpers/temp-dir.ts'
 
 const logger = pino({ level: 'silent' })
@@ -79,12 +80,13 @@ describe('node gateway', () => {
     const key = new Uint8Array(Buffer.from((publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url'))
     const other = generateKeyPairSync('ed25519').privateKey
     let coordinatorKey: Uint8Array | undefined
-    const served = await serveHandler(createNodeGateway({ source: repo.blocks, coordinatorKey: () => coordinatorKey }))
+    const identity = memoryIdentity()
+    const served = await serveHandler(createNodeGateway({ source: repo.blocks, identity, coordinatorKey: () => coordinatorKey }))
     try {
       const { cid } = await importBytes(new TextEncoder().encode('peer data'), repo.blocks)
       await repo.pins.add(cid)
       const url = `${served.url}/ipfs/${cid}?format=raw`
-      const good = (await issuePeerToken(privateKey, 'pfnode', 60)).token
+      const good = (await issuePeerToken(privateKey, 'pfnode', identity.id, 60)).token
       const get = (token?: string) => fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {})
 
       assert.equal((await get(good)).status, 401, 'no coordinator key learned yet: everything refused')
@@ -93,8 +95,8 @@ describe('node gateway', () => {
       assert.equal(denied.status, 401)
       assert.equal(((await denied.json()) as { error: { code: string } }).error.code, 'ERR_UNAUTHORIZED')
       assert.equal((await get('garbage')).status, 401)
-      assert.equal((await get((await issuePeerToken(other, 'pfnode', 60)).token)).status, 401, 'signed by another key')
-      assert.equal((await get((await issuePeerToken(privateKey, 'pfnode', -5)).token)).status, 401, 'expired')
+      assert.equal((await get((await issuePeerToken(other, 'pfnode', identity.id, 60)).token)).status, 401, 'signed by another key')
+      assert.equal((await get((await issuePeerToken(privateKey, 'pfnode', identity.id, -5)).token)).status, 401, 'expired')
       const ok = await get(good)
       assert.equal(ok.status, 200)
       assert.ok((await ok.arrayBuffer()).byteLength > 0)

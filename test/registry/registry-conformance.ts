@@ -644,6 +644,13 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       assert.deepEqual((await reg.nodes.get(node.id))?.info, { version: '1', pins: 2 })
       assert.ok(await reg.nodes.setDraining(node.id, true))
       assert.equal((await reg.nodes.get(node.id))?.draining, true)
+      const seen = (await reg.nodes.get(node.id))?.lastSeen
+      assert.ok(await reg.nodes.setAddress(node.id, 'http://10.0.0.1:4001'))
+      assert.equal((await reg.nodes.get(node.id))?.address, 'http://10.0.0.1:4001')
+      assert.equal((await reg.nodes.get(node.id))?.lastSeen, seen, 'the vouched-for address is no sign of life')
+      assert.ok(await reg.nodes.setAddress(node.id, null))
+      assert.equal((await reg.nodes.get(node.id))?.address, null)
+      assert.equal(await reg.nodes.setAddress('node-unknown', null), false)
       const [c1, c2] = [await randomCid(), await randomCid()]
       await reg.pins.ensure(c1)
       await reg.pins.ensure(c2)

@@ -11,6 +11,8 @@ export interface NodeListing {
   connected: boolean
   draining: boolean
   gatewayUrl: string | null
+  gatewayVerified: boolean
+  claimedGatewayUrl: string | null
   lastSeen: string | null
   tags: Record<string, string>
   capacity: { totalBytes: number; usedBytes: number; availableBytes: number }
@@ -18,6 +20,12 @@ export interface NodeListing {
   queued: number
   failed: number
   version: string | null
+}
+
+/** The verified gateway URL, or the claimed one marked as not vouched for (never handed out). */
+function gatewayColumn(n: NodeListing): string {
+  if (n.gatewayVerified && n.gatewayUrl !== null) return `${n.gatewayUrl} (verified)`
+  return n.claimedGatewayUrl === null ? '-' : `${n.claimedGatewayUrl} (unverified)`
 }
 
 /** `pinfold nodes ls|show|drain|remove` (admin): the coordinator's storage nodes. */
@@ -40,7 +48,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
         String(n.queued),
         String(n.failed),
         `${formatBytes(n.capacity.availableBytes)}/${formatBytes(n.capacity.totalBytes)}`,
-        n.gatewayUrl ?? '-',
+        gatewayColumn(n),
       ])
       for (const line of table(['ID', 'NAME', 'STATUS', 'PINS', 'QUEUED', 'FAILED', 'FREE/TOTAL', 'GATEWAY'], rows)) ctx.print(line)
     })

@@ -1,11 +1,14 @@
 import { Cron } from 'croner'
 import type { Logger } from 'pino'
-import { type ClusterSecret, clusterSecret, issuePeerToken, type StatusEntry, verifyPeerToken } from '../../cluster/index.ts'
+import { type ClusterSecret, COORDINATOR_AUDIENCE, clusterSecret, type StatusEntry, verifyPeerToken } from '../../cluster/index.ts'
 import { PinfoldError } from '../../core/index.ts'
 import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
+import { bearerSource } from '../../transfer/fetch/index.ts'
 import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
+import { GatewayVouching } from './gateway-vouching.ts'
+import { PeerTokens } from './peer-tokens.ts'
 import { type FleetTimeouts, type NodeReportInfo, nodesGracedAtStart, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
 import { CLOSE_CODES, type ControlSocket, NodeSession, type SessionHost } from './node-session.ts'
 import { type IngestedMessage, ingestPath, registerIngested } from './ingest.ts'
@@ -52,7 +55,14 @@ export interface NodeView {
   state: NodeState
   connected: boolean
   draining: boolean
+  /** The gateway URL the coordinator verified (the only one it hands out); null when none is. */
   gatewayUrl: string | null
+  /** Whether the URL the node claims answered the identity challenge with the node's key. */
+  gatewayVerified: boolean
+  /** The URL the node last claimed (verified or not). */
+  claimedGatewayUrl: string | null
+  /** Why the claimed URL is not verified (null when verified or not checked yet). */
+  gatewayError: string | null
   /** The account this node's drop-folder files go to (admin-assigned; null: it cannot ingest). */
   ingestAccountId: string | null
   lastSeen: number | null
@@ -92,6 +102,13 @@ export interface PinStatusView {
   }[]
 }
 
+/** Where CIDs can be fetched, with a token per source URL bound to that source (see `locate`). */
+export interface LocatedSources {
+  sources: { cid: string; urls: string[] }[]
+  /** Source URL → a peer token for the requester whose audience is that source. */
+  tokens: Record<string, string>
+}
+
 export class NodeNotFoundError extends PinfoldError {
   constructor(id: string) {
     super('ERR_NOT_FOUND', `no storage node ${id}`, { userError: true })
@@ -128,6 +145,8 @@ export class ClusterService {
   readonly #unplaceable = new Map<string, number>()
   readonly #sync: SyncSessions
   readonly #host: SessionHost
+  readonly #gateways: GatewayVouching
+  readonly #tokens: PeerTokens
   #fleetGeneration = 0
   /** Re-allocation timeouts of the nodes in `#graced` count from here (the process start). */
   readonly #startedAt = Date.now()
@@ -159,6 +178,12 @@ export class ClusterService {
       reallocateAfterMs: options.reallocateAfterSeconds * 1000,
     }
     this.#sync = createSyncSessions({ registry: this.#registry, logger: this.#log.child({ component: 'coordinator:sync' }) })
+    this.#tokens = new PeerTokens(options.coordinatorKey.privateKey, options.peerTokenTtlSeconds)
+    this.#gateways = new GatewayVouching({
+      registry: this.#registry,
+      logger: this.#log.child({ component: 'coordinator:gateways' }),
+      onChange: (nodeId) => void this.#reloadNode(nodeId),
+    })
     this.#host = this.#createHost()
   }
 
@@ -218,9 +243,9 @@ export class ClusterService {
     for (const session of sessions) if (session) void session.pump()
   }
 
-  /** Subject of a valid peer token whose node is not revoked. */
+  /** Subject of a valid peer token for the coordinator's own gateway whose node is not revoked. */
   async verifyPeer(token: string): Promise<string | undefined> {
-    const subject = await verifyPeerToken(this.coordinatorKey.publicKey, token)
+    const subject = await verifyPeerToken(this.coordinatorKey.publicKey, token, COORDINATOR_AUDIENCE)
     if (subject === undefined) return undefined
     const node = this.#nodes.get(subject) ?? (await this.#registry.nodes.get(subject))
     return node && !node.revoked ? subject : undefined
@@ -232,7 +257,8 @@ export class ClusterService {
       secret: this.#secret,
       coordinatorPublicKey: this.coordinatorKey.publicKey,
       logger: this.#log,
-      issuePeerToken: (nodeId) => issuePeerToken(this.coordinatorKey.privateKey, nodeId, this.#options.peerTokenTtlSeconds),
+      // the channel's own token is for the coordinator's gateway; peers' come with `sources`
+      issuePeerToken: (nodeId) => this.#tokens.issue(nodeId, COORDINATOR_AUDIENCE),
       admitted: (session, join) => this.#admitted(session, join),
       welcomed: (session) => {
         void this.#sendRevokedPeers(session)
@@ -267,7 +293,7 @@ export class ClusterService {
           publicKey: join.publicKey,
           name: join.name,
           tags: join.tags,
-          address: join.gatewayUrl ?? null,
+          address: null, // until verified (gateway-vouching.ts)
         })
         .catch((error: { code?: string }) => {
           if (error.code !== 'ERR_CONFLICT') throw error
@@ -275,7 +301,6 @@ export class ClusterService {
     } else await nodes.update(join.nodeId, { name: join.name, tags: join.tags })
     await nodes.heartbeat(join.nodeId, {
       status: 'online',
-      ...(join.gatewayUrl ? { address: join.gatewayUrl } : {}),
       info: { ...(known?.info ?? {}), version: join.version },
     })
     this.#pending.delete(session)
@@ -285,6 +310,12 @@ export class ClusterService {
     const node = await nodes.get(join.nodeId)
     if (node) this.#nodes.set(node.id, node)
     this.#wantFullPass(known ? 'node back' : 'node joined')
+    void this.#gateways.claim(join.nodeId, join.gatewayUrl, { fresh: true })
+  }
+
+  async #reloadNode(nodeId: string): Promise<void> {
+    const node = await this.#registry.nodes.get(nodeId).catch(() => undefined)
+    if (node) this.#nodes.set(nodeId, node)
   }
 
   /** Tells a freshly welcomed node every revoked node, whose tokens may still be unexpired. */
@@ -321,7 +352,10 @@ export class ClusterService {
       failed: report.failed,
       version: report.version,
       reportedAt: Date.now(),
+      gateway: this.#gateways.claimOf(nodeId),
     }
+    // a replaced session's last frames must not undo the claim of the node's current one
+    if (this.#sessions.get(nodeId) === session) void this.#gateways.claim(nodeId, report.gatewayUrl)
     await this.#registry.nodes.heartbeat(nodeId, {
       status: 'online',
       capacity: {
@@ -330,7 +364,6 @@ export class ClusterService {
         availableBytes: space.available,
         weightedAvailableBytes: space.weightedAvailable,
       },
-      ...(report.gatewayUrl ? { address: report.gatewayUrl } : {}),
       info: info as Record<string, unknown>,
     })
     const node = await this.#registry.nodes.get(nodeId)
@@ -396,21 +429,38 @@ export class ClusterService {
     }
   }
 
-  /** Where each CID can be fetched: the coordinator (when its origin repo holds it) and nodes that report it pinned. */
-  async locate(cids: string[], excludeNodeId?: string): Promise<{ cid: string; urls: string[] }[]> {
-    const out: { cid: string; urls: string[] }[] = []
+  /**
+   * Where each CID can be fetched: the coordinator (when its origin repo holds it) and nodes
+   * that report it pinned, at the gateway URL the coordinator verified (never a merely
+   * claimed one). `requester` (a node id; the coordinator itself when absent) is never named
+   * as a source, and gets per source a token whose audience is that source, so a token
+   * presented to one node is refused by every other node and by the coordinator.
+   */
+  async locate(cids: string[], requester?: string): Promise<LocatedSources> {
+    const sources: LocatedSources['sources'] = []
+    const audiences = new Map<string, string>()
     for (const cid of cids) {
       const urls: string[] = []
-      if (this.#baseUrl && (await (this.#options.originHas?.(cid) ?? Promise.resolve(true)).catch(() => false))) urls.push(this.#baseUrl)
+      if (this.#baseUrl && (await (this.#options.originHas?.(cid) ?? Promise.resolve(true)).catch(() => false))) {
+        urls.push(this.#baseUrl)
+        audiences.set(this.#baseUrl, COORDINATOR_AUDIENCE)
+      }
       for (const a of await this.#registry.allocations.listForCid(cid)) {
-        if (a.status !== 'pinned' || a.nodeId === excludeNodeId) continue
+        if (a.status !== 'pinned' || a.nodeId === requester) continue
         const node = this.#nodes.get(a.nodeId) ?? (await this.#registry.nodes.get(a.nodeId))
         if (!node?.address || this.#stateOf(node) !== 'up') continue
-        if (urls.length < 32) urls.push(node.address.replace(/\/+$/, ''))
+        const url = node.address.replace(/\/+$/, '')
+        // one URL, one audience: a second node answering at the same URL is not named
+        if ((audiences.get(url) ?? a.nodeId) !== a.nodeId || urls.length >= 32) continue
+        audiences.set(url, a.nodeId)
+        urls.push(url)
       }
-      out.push({ cid, urls })
+      sources.push({ cid, urls })
     }
-    return out
+    const subject = requester ?? COORDINATOR_AUDIENCE
+    const tokens: Record<string, string> = {}
+    for (const [url, audience] of audiences) tokens[url] = (await this.#tokens.issue(subject, audience)).token
+    return { sources, tokens }
   }
 
   /**
@@ -438,6 +488,7 @@ export class ClusterService {
   async #ingest(nodeId: string, message: IngestedMessage, signal: AbortSignal): Promise<void> {
     const log = this.#log.child({ nodeId, path: message.path, cid: message.cid })
     try {
+      await this.#gateways.checked(nodeId) // a node that just joined: its address is being verified
       const node = await this.#registry.nodes.get(nodeId)
       const verify = this.#options.verifyIngest
       if (signal.aborted || !node || node.revoked) return
@@ -452,9 +503,8 @@ export class ClusterService {
         return
       }
       ingestPath(message) // refuse a bad path before fetching anything
-      const { token } = await issuePeerToken(this.coordinatorKey.privateKey, 'coordinator', this.#options.peerTokenTtlSeconds)
-      const source = { url: node.address, headers: { authorization: `Bearer ${token}` } }
-      const outcome = await verify(message.cid, source, {
+      const { token } = await this.#tokens.issue(COORDINATOR_AUDIENCE, nodeId)
+      const outcome = await verify(message.cid, bearerSource(node.address, token), {
         signal,
         register: ({ fileSize }) => {
           if (fileSize !== message.size) log.warn({ claimed: message.size, measured: fileSize }, 'ingest: the node reported a wrong size')
@@ -632,6 +682,7 @@ export class ClusterService {
       connected,
       draining: node.draining,
       gatewayUrl: node.address,
+      ...gatewayState(node, this.#gateways.claimOf(node.id) ?? info.gateway),
       ingestAccountId: node.ingestAccountId,
       lastSeen: node.lastSeen,
       createdAt: node.createdAt,
@@ -838,4 +889,14 @@ function takeSpace(node: AllocatorNode, bytes: number): void {
   const ratio = node.available > 0 ? node.weightedAvailable / node.available : 0
   node.available = Math.max(0, node.available - bytes)
   node.weightedAvailable = node.available * ratio
+}
+
+/** The operator's view of a node's gateway: the claimed URL and whether it was verified. */
+function gatewayState(node: StorageNode, claim: NodeReportInfo['gateway']): Pick<NodeView, 'gatewayVerified' | 'claimedGatewayUrl' | 'gatewayError'> {
+  const claimedGatewayUrl = claim?.url ?? node.address
+  return {
+    gatewayVerified: node.address !== null && node.address === claimedGatewayUrl,
+    claimedGatewayUrl,
+    gatewayError: claim?.state === 'unverified' ? (claim.error ?? 'not verified') : null,
+  }
 }

@@ -1,6 +1,7 @@
 import type { StoragePathReportEntry } from '../../cluster/index.ts'
 import type { StorageNode } from '../../registry/index.ts'
 import type { AllocatorNode, NodeState } from './allocator.ts'
+import type { GatewayClaim } from './gateway-vouching.ts'
 
 export interface FleetTimeouts {
   /** A node silent this long is down (ms). */
@@ -17,6 +18,8 @@ export interface NodeReportInfo {
   failed?: number
   version?: string
   reportedAt?: number
+  /** The gateway URL the node claims and the coordinator's verdict on it (gateway-vouching.ts). */
+  gateway?: GatewayClaim
 }
 
 /**

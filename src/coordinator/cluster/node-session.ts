@@ -48,7 +48,8 @@ export interface SessionHost {
   status(session: NodeSession, message: StatusMessage): Promise<void>
   sync(session: NodeSession, message: SyncMessage): Promise<void>
   syncDone(session: NodeSession, message: SyncDoneMessage): void
-  locate(session: NodeSession, cids: string[]): Promise<{ cid: string; urls: string[] }[]>
+  /** Sources per CID, each source URL with a token bound to it (see ClusterService.locate). */
+  locate(session: NodeSession, cids: string[]): Promise<{ sources: { cid: string; urls: string[] }[]; tokens: Record<string, string> }>
   /** A drop-folder file the node imported and pinned (idempotent: the node may resend). Never throws. */
   ingested(session: NodeSession, message: IngestedMessage): Promise<void>
   /** The pin's size and name for `pin` changes. */
@@ -224,7 +225,7 @@ export class NodeSession {
       case 'sync-done':
         return this.#host.syncDone(this, message)
       case 'locate':
-        this.send({ type: 'sources', sources: await this.#host.locate(this, message.cids) })
+        this.send({ type: 'sources', ...(await this.#host.locate(this, message.cids)) })
         return
       case 'ingested':
         return this.#host.ingested(this, message)

@@ -1,14 +1,13 @@
 import type { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
-import { issuePeerToken } from '../../cluster/index.ts'
 import type { Repo } from '../../repo/index.ts'
-import { fetchDag } from '../../transfer/fetch/index.ts'
+import { bearerSource, fetchDag } from '../../transfer/fetch/index.ts'
 import type { ClusterService } from '../cluster/index.ts'
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
 
 export interface OriginRepairOptions {
   repo: Repo
-  cluster: Pick<ClusterService, 'locate' | 'coordinatorKey'>
+  cluster: Pick<ClusterService, 'locate'>
   /** The coordinator's own base URL, left out of the sources (its copy is the damaged one). */
   selfUrl: () => string | undefined
   metrics: Pick<CoordinatorMetrics, 'corruptBlocks'>
@@ -18,14 +17,11 @@ export interface OriginRepairOptions {
   firstScrubDelayMs?: number
 }
 
-/** Lifetime of the peer token the coordinator signs for its own fetches. */
-const TOKEN_TTL_SECONDS = 600
-
 /**
  * Keeps the origin repo whole from the storage nodes' copies. A read that meets a corrupt
  * block (`onCorruptBlock`) drops it with the pins that held it and fetches those pins back
- * at once from nodes reporting them pinned (`fetchDag`, every block verified, with a peer
- * token the coordinator signs itself); the scrub does the same for every block
+ * at once from nodes reporting them pinned (`fetchDag`, every block verified, with the peer
+ * token bound to each node that `locate` gives); the scrub does the same for every block
  * (`verify --drop`), and so also for DAGs left incomplete by a `repo verify --drop` run while
  * the coordinator was stopped. A pin no node holds stays dropped and is logged
  * (`unrepaired`). Repairs of one pin never run twice at once; scrubs never overlap.
@@ -97,15 +93,15 @@ export class OriginRepairer {
   async #refetch(pin: CID): Promise<void> {
     const { repo, cluster, metrics, logger } = this.#options
     const self = this.#options.selfUrl()?.replace(/\/+$/, '')
-    const [located] = await cluster.locate([pin.toString()])
+    const { sources: [located], tokens } = await cluster.locate([pin.toString()])
     const urls = (located?.urls ?? []).filter((url) => url !== self)
     if (urls.length === 0) {
       metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
       logger.error({ cid: pin.toString() }, 'repair: no storage node holds a copy of a damaged pin')
       return
     }
-    const { token } = await issuePeerToken(cluster.coordinatorKey.privateKey, 'coordinator', TOKEN_TTL_SECONDS)
-    const sources = urls.map((url) => ({ url, headers: { authorization: `Bearer ${token}` } }))
+    // each node gets the token bound to it, never one another node could replay
+    const sources = urls.map((url) => bearerSource(url, tokens[url]))
     try {
       await repo.runAdd(async () => {
         await fetchDag(pin, repo.blocks, { sources })

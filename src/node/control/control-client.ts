@@ -14,6 +14,11 @@ import {
 type Of<T extends CoordinatorMessage['type']> = Extract<CoordinatorMessage, { type: T }>
 /** Messages a node sends once welcomed (never `join`). */
 export type OutgoingMessage = Exclude<NodeMessage, { type: 'join' }>
+/** A place to fetch a CID from, with the token bound to it (none: send no token there). */
+export interface LocatedSource {
+  url: string
+  token?: string
+}
 
 /** What the control client needs from the rest of the node. */
 export interface ControlHandlers {
@@ -126,7 +131,7 @@ export class ControlClient {
   #peerToken: { token: string; expiresAt: number } | undefined
   #coordinatorKey: Uint8Array | undefined
   #inbox: Promise<void> = Promise.resolve()
-  readonly #locateWaiters = new Map<string, Array<(urls: string[]) => void>>()
+  readonly #locateWaiters = new Map<string, Array<(sources: LocatedSource[]) => void>>()
   #locateBatch: Set<string> = new Set()
   #locateTimer: NodeJS.Timeout | undefined
   readonly #stateListeners = new Set<(state: ControlState) => void>()
@@ -143,7 +148,7 @@ export class ControlClient {
     return this.#state
   }
 
-  /** The current peer token (Bearer for peers' /ipfs/), once welcomed. */
+  /** The current peer token for the coordinator's /ipfs/ (peers refuse it), once welcomed. */
   get peerToken(): string | undefined {
     return this.#peerToken?.token
   }
@@ -186,17 +191,18 @@ export class ControlClient {
 
   /**
    * Asks the coordinator where `cid` can be fetched (batched with other calls). Resolves
-   * with base URLs; an empty list when not connected or no answer came in time.
+   * with base URLs and the token for each; an empty list when not connected or no answer
+   * came in time.
    */
-  locate(cid: string): Promise<string[]> {
+  locate(cid: string): Promise<LocatedSource[]> {
     if (this.#state !== 'connected') return Promise.resolve([])
     return new Promise((resolve) => {
       let settled = false
-      const done = (urls: string[]) => {
+      const done = (sources: LocatedSource[]) => {
         if (settled) return
         settled = true
         clearTimeout(timer)
-        resolve(urls)
+        resolve(sources)
       }
       const timer = setTimeout(() => {
         const waiters = this.#locateWaiters.get(cid)
@@ -395,7 +401,11 @@ export class ControlClient {
         for (const { cid, urls } of message.sources) {
           const waiters = this.#locateWaiters.get(cid)
           this.#locateWaiters.delete(cid)
-          for (const waiter of waiters ?? []) waiter(urls)
+          const sources = urls.map((url) => {
+            const token = message.tokens?.[url]
+            return token === undefined ? { url } : { url, token }
+          })
+          for (const waiter of waiters ?? []) waiter(sources)
         }
         return
       default:

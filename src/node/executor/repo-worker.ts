@@ -2,7 +2,8 @@ import { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
 import type { AbortOptions } from '../../core/index.ts'
 import type { Repo } from '../../repo/index.ts'
-import type { BandwidthLimiter, DagSource, FetchDagOptions, FetchDagResult } from '../../transfer/fetch/index.ts'
+import { type BandwidthLimiter, bearerSource, type DagSource, type FetchDagOptions, type FetchDagResult } from '../../transfer/fetch/index.ts'
+import type { LocatedSource } from '../control/control-client.ts'
 import type { ExecutorWorker } from './executor.ts'
 
 /** `fetchDag`'s shape, injectable for tests. */
@@ -15,11 +16,11 @@ export type FetchDagFn = (
 export interface RepoWorkerOptions {
   repo: Repo
   fetchDag: FetchDagFn
-  /** Where a CID can be fetched from (the coordinator's `locate`); may be empty. */
-  locate(cid: string): Promise<string[]>
+  /** Where a CID can be fetched from (the coordinator's `locate`), each with the token bound to that source; may be empty. */
+  locate(cid: string): Promise<LocatedSource[]>
   /** Always tried last: the coordinator's own /ipfs/. */
   fallbackSources(): string[]
-  /** The current peer token, sent as `Authorization: Bearer` to every source. */
+  /** The channel's peer token: sent to the fallback sources (the coordinator) only, never to a peer. */
   peerToken(): string | undefined
   /** This node's own gateway URL, never used as a source. */
   selfUrl?: string
@@ -69,10 +70,7 @@ export function createRepoWorker(options: RepoWorkerOptions): ExecutorWorker & {
       // the peer token rather than failing the first attempt with a 401
       const token = await waitForToken(options.peerToken, abort.signal)
       const located = await options.locate(cidText)
-      const self = options.selfUrl === undefined ? undefined : sourceBase(options.selfUrl)
-      const urls = [...new Set([...located, ...options.fallbackSources()].map(sourceBase))].filter((u) => u !== self)
-      const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` }
-      const sources: DagSource[] = urls.map((url) => ({ url, headers }))
+      const sources = fetchSources(located, options.fallbackSources(), token, options.selfUrl)
       await repo.runAdd(async () => {
         const fetchOptions: FetchDagOptions = { sources, parallelism: options.parallelism ?? 4 }
         if (abort.signal !== undefined) fetchOptions.signal = abort.signal
@@ -97,6 +95,23 @@ export function createRepoWorker(options: RepoWorkerOptions): ExecutorWorker & {
       await gcRunning
     },
   }
+}
+
+/**
+ * Located sources with the token bound to each, then the fallbacks with the channel's token;
+ * each URL once (the first entry wins), never this node itself. A peer gets only its own
+ * token: one it could replay at the coordinator or another node is never sent to it.
+ */
+function fetchSources(located: LocatedSource[], fallbacks: string[], channelToken: string | undefined, selfUrl: string | undefined): DagSource[] {
+  const self = selfUrl === undefined ? undefined : sourceBase(selfUrl)
+  const byUrl = new Map<string, string | undefined>()
+  const add = (url: string, token: string | undefined) => {
+    const base = sourceBase(url)
+    if (base !== self && !byUrl.has(base)) byUrl.set(base, token)
+  }
+  for (const source of located) add(source.url, source.token)
+  for (const url of fallbacks) add(url, channelToken)
+  return [...byUrl].map(([url, token]) => bearerSource(url, token))
 }
 
 const TOKEN_WAIT_MS = 30_000

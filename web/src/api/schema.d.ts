@@ -3315,7 +3315,14 @@ export interface paths {
                                 state: "up" | "down" | "gone";
                                 connected: boolean;
                                 draining: boolean;
+                                /** @description the gateway URL the coordinator verified — the only one it hands to other nodes; null when none is */
                                 gatewayUrl: string | null;
+                                /** @description whether the claimed gateway URL answered the identity challenge with the node’s key */
+                                gatewayVerified: boolean;
+                                /** @description the gateway URL the node last reported, verified or not */
+                                claimedGatewayUrl: string | null;
+                                /** @description why the claimed URL is not verified */
+                                gatewayError: string | null;
                                 /** @description account the node’s drop-folder files go to; null: the node may not ingest */
                                 ingestAccountId: string | null;
                                 lastSeen: string | null;
@@ -3392,7 +3399,14 @@ export interface paths {
                             state: "up" | "down" | "gone";
                             connected: boolean;
                             draining: boolean;
+                            /** @description the gateway URL the coordinator verified — the only one it hands to other nodes; null when none is */
                             gatewayUrl: string | null;
+                            /** @description whether the claimed gateway URL answered the identity challenge with the node’s key */
+                            gatewayVerified: boolean;
+                            /** @description the gateway URL the node last reported, verified or not */
+                            claimedGatewayUrl: string | null;
+                            /** @description why the claimed URL is not verified */
+                            gatewayError: string | null;
                             /** @description account the node’s drop-folder files go to; null: the node may not ingest */
                             ingestAccountId: string | null;
                             lastSeen: string | null;
@@ -3469,7 +3483,14 @@ export interface paths {
                             state: "up" | "down" | "gone";
                             connected: boolean;
                             draining: boolean;
+                            /** @description the gateway URL the coordinator verified — the only one it hands to other nodes; null when none is */
                             gatewayUrl: string | null;
+                            /** @description whether the claimed gateway URL answered the identity challenge with the node’s key */
+                            gatewayVerified: boolean;
+                            /** @description the gateway URL the node last reported, verified or not */
+                            claimedGatewayUrl: string | null;
+                            /** @description why the claimed URL is not verified */
+                            gatewayError: string | null;
                             /** @description account the node’s drop-folder files go to; null: the node may not ingest */
                             ingestAccountId: string | null;
                             lastSeen: string | null;
@@ -3553,7 +3574,14 @@ export interface paths {
                             state: "up" | "down" | "gone";
                             connected: boolean;
                             draining: boolean;
+                            /** @description the gateway URL the coordinator verified — the only one it hands to other nodes; null when none is */
                             gatewayUrl: string | null;
+                            /** @description whether the claimed gateway URL answered the identity challenge with the node’s key */
+                            gatewayVerified: boolean;
+                            /** @description the gateway URL the node last reported, verified or not */
+                            claimedGatewayUrl: string | null;
+                            /** @description why the claimed URL is not verified */
+                            gatewayError: string | null;
                             /** @description account the node’s drop-folder files go to; null: the node may not ingest */
                             ingestAccountId: string | null;
                             lastSeen: string | null;
@@ -3639,7 +3667,14 @@ export interface paths {
                             state: "up" | "down" | "gone";
                             connected: boolean;
                             draining: boolean;
+                            /** @description the gateway URL the coordinator verified — the only one it hands to other nodes; null when none is */
                             gatewayUrl: string | null;
+                            /** @description whether the claimed gateway URL answered the identity challenge with the node’s key */
+                            gatewayVerified: boolean;
+                            /** @description the gateway URL the node last reported, verified or not */
+                            claimedGatewayUrl: string | null;
+                            /** @description why the claimed URL is not verified */
+                            gatewayError: string | null;
                             /** @description account the node’s drop-folder files go to; null: the node may not ingest */
                             ingestAccountId: string | null;
                             lastSeen: string | null;
