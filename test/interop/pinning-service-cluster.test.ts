@@ -28,7 +28,7 @@ describe('Pinning Service API: storage nodes and restarts', () => {
   const originStore = new MemoryBlockstore()
 
   async function start(): Promise<TestCoordinator> {
-    const config = await loadCoordinatorConfig({ flags: { dataDir: dir, listen: '127.0.0.1:0' }, env: { PINFOLD_LOG_LEVEL: 'silent' } })
+    const config = await loadCoordinatorConfig({ flags: { dataDir: dir, listen: '127.0.0.1:0' }, env: { PINFOLD_LOG_LEVEL: 'silent', PINFOLD_PINNING_ALLOW_ORIGINS: '127.0.0.1' } })
     const running = await startCoordinator(config)
     return { running, url: running.url, close: () => running.close() }
   }
