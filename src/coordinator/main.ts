@@ -12,7 +12,9 @@ import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import { readSecretFile } from '../cluster/index.ts'
-import { ClusterService, createIngestVerifier, type LeaderElection, postgresLeaderElection, soleLeader } from './cluster/index.ts'
+import { ClusterService, createIngestVerifier, type LeaderElection, postgresLeaderElection, selfPeerToken, soleLeader } from './cluster/index.ts'
+import { createContentSource } from './content-source/index.ts'
+import { cidForms } from './files/cid-forms.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { InvalidConfigError } from './config/load-config.ts'
@@ -141,11 +143,23 @@ export async function startCoordinator(
       scrubIntervalMs: config.cluster.scrubIntervalSeconds * 1000,
     })
     opened.push(originRepair)
+    const peerToken = selfPeerToken(secrets.coordinatorKey)
+    const content = createContentSource({
+      local: repo.blocks,
+      holders: async (root) => {
+        const self = selfUrl?.replace(/\/+$/, '')
+        const located = await cluster.locate(cidForms(root))
+        return [...new Set(located.flatMap((l) => l.urls))].filter((url) => url !== self)
+      },
+      peerToken,
+      logger: logger.child({ component: 'coordinator:content' }),
+    })
     const components: CoordinatorComponents = {
       config,
       logger,
       registry,
       repo,
+      content,
       tokens,
       revocations,
       authenticate: createAuthenticator(tokens),

@@ -8,7 +8,7 @@ import { dagTarItems, directoryTarItems, type TarItem, tarArchive } from './tar-
 
 export interface EntryContentDeps extends DownloadMeterDeps {
   registry: Registry
-  /** Where the bytes are: the origin repo's blockstore. */
+  /** Where the bytes are: the origin repo (staging), else the storage nodes (`ContentSource`). */
   source: BlockSource
 }
 

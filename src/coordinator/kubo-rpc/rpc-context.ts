@@ -11,7 +11,7 @@ export const RPC_PIN_KIND = 'rpc'
 
 export type RpcComponents = Pick<
   CoordinatorComponents,
-  'config' | 'logger' | 'registry' | 'repo' | 'metrics' | 'uploads' | 'releaseContent' | 'cluster'
+  'config' | 'logger' | 'registry' | 'repo' | 'content' | 'metrics' | 'uploads' | 'releaseContent' | 'cluster'
 >
 
 /**
@@ -43,7 +43,7 @@ export async function resolveReadable(c: RpcComponents, principal: Principal, pa
   if (!(await canRead(c, principal, root))) throw notFoundLocally(root)
   if (segments.length === 0) return { root, cid: root, path: root.toString() }
   const normalized = [root.toString(), ...segments].join('/')
-  const entry = await stat(c.repo.blocks, normalized)
+  const entry = await stat(c.content, normalized)
   return { root, cid: entry.cid, path: normalized }
 }
 
@@ -71,8 +71,8 @@ export async function registerRpcPin(c: RpcComponents, accountId: string, cid: C
 /** What the registry records as a pin's size: the UnixFS size, else the root block's own size. */
 export async function dagSize(c: RpcComponents, cid: CID): Promise<number> {
   try {
-    return Number((await stat(c.repo.blocks, cid.toString())).size)
+    return Number((await stat(c.content, cid.toString())).size)
   } catch {
-    return (await c.repo.blocks.size(cid)) ?? 0
+    return (await c.content.size(cid)) ?? 0
   }
 }

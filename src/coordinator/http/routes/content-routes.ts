@@ -34,8 +34,8 @@ type ContentQueryValue = { download?: string; accountId?: string }
  * HEAD; folders and directories stream as tar. Bytes sent are metered per account.
  */
 export function contentRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { registry, repo, authenticate, metrics, logger } = components
-  const deps: EntryContentDeps = { registry, source: repo.blocks, metrics, logger: logger.child({ component: 'coordinator:content' }) }
+  const { registry, authenticate, metrics, logger } = components
+  const deps: EntryContentDeps = { registry, source: components.content, metrics, logger: logger.child({ component: 'coordinator:content' }) }
   // no schema serializer for streamed bodies: the response schemas only document them
   const send = (request: FastifyRequest, reply: FastifyReply, target: EntryContentRequest) => sendEntryContent(request, reply, target, deps)
   // HEAD is declared with GET, not left to Fastify's implicit HEAD route, which would
