@@ -99,7 +99,7 @@ export function createContentSource(options: ContentSourceOptions): ContentSourc
     const links = blockLinks(cid, bytes)
     if (links.length === 0) return
     linkLists.set(key, links)
-    links.forEach((link, index) => linked.set(keyOf(link), { root, parent: key, index }))
+    for (const [index, link] of links.entries()) linked.set(keyOf(link), { root, parent: key, index })
   }
 
   function fetchShared(cid: CID, key: string, signal?: AbortSignal): Promise<Uint8Array> {
