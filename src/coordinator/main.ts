@@ -12,7 +12,15 @@ import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import { readSecretFile } from '../cluster/index.ts'
-import { ClusterService, createIngestVerifier, type LeaderElection, postgresLeaderElection, selfPeerToken, soleLeader } from './cluster/index.ts'
+import {
+  ClusterService,
+  createIngestVerifier,
+  createStorageProver,
+  type LeaderElection,
+  postgresLeaderElection,
+  selfPeerToken,
+  soleLeader,
+} from './cluster/index.ts'
 import { createContentSource } from './content-source/index.ts'
 import { cidForms } from './files/cid-forms.ts'
 import type { CoordinatorComponents } from './components.ts'
@@ -27,6 +35,7 @@ import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { OriginRepairer } from './repair/index.ts'
 import { createConcurrencyLimiter } from './limits/index.ts'
 import { createReplicaLease } from './replica-lease.ts'
+import { StagingReleaser } from './staging/index.ts'
 import { resolveCoordinatorSecrets } from './shared-secrets.ts'
 import { failOrphanedUploads, recoverUploads } from './uploads/recover-uploads.ts'
 import { createUploadService } from './uploads/upload-service.ts'
@@ -80,6 +89,8 @@ export async function startCoordinator(
     // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
     let originRepair: OriginRepairer | undefined
     let selfUrl: string | undefined
+    // a copy newly pinned on a node may let the staged copy go (the releaser is built below)
+    let staging: StagingReleaser | undefined
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
     opened.push(repo)
     const revocations = createRevocationCheck({
@@ -132,6 +143,7 @@ export async function startCoordinator(
       verifyIngest: createIngestVerifier(repo),
       events,
       isLeader: () => leadership.isLeader,
+      onPinned: (cid) => staging?.pinned(cid),
     })
     opened.push(cluster)
     originRepair = new OriginRepairer({
@@ -153,6 +165,17 @@ export async function startCoordinator(
       },
       peerToken,
       logger: logger.child({ component: 'coordinator:content' }),
+    })
+    const releaseContent = createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) })
+    staging = new StagingReleaser({
+      repo,
+      registry,
+      cluster,
+      prover: createStorageProver({ blocks: content, peerToken, metrics, logger: logger.child({ component: 'coordinator:storage-proof' }) }),
+      releaseContent,
+      mode: config.cluster.stagingRelease,
+      logger: logger.child({ component: 'coordinator:staging' }),
+      auditIntervalMs: config.cluster.storageProofIntervalSeconds * 1000,
     })
     const components: CoordinatorComponents = {
       config,
@@ -178,7 +201,7 @@ export async function startCoordinator(
         flushIntervalMs: config.billing.requestFlushSeconds * 1000,
       }),
       billing: createBillingService(registry, config.billing),
-      releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
+      releaseContent,
       cluster,
       events,
       gatewayOrigin: new GatewayOrigin({ portalUrl: config.publicUrl, gatewayUrl: config.gateway.publicUrl, subdomains: config.gateway.subdomains }),
@@ -186,6 +209,7 @@ export async function startCoordinator(
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)
+    opened.push(staging)
     registerStateGauges(components)
     const adminCredentials = await bootstrapAdmin(registry, config.admin.email)
     const app = await buildCoordinatorApp(components)
@@ -203,6 +227,7 @@ export async function startCoordinator(
     leadership.start()
     cluster.start()
     originRepair.start()
+    staging.start()
     return {
       url,
       components,

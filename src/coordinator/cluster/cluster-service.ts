@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { type ClusterSecret, clusterSecret, issuePeerToken, type StatusEntry, verifyPeerToken } from '../../cluster/index.ts'
 import { PinfoldError } from '../../core/index.ts'
 import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
-import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
+import { type AllocationDecision, type AllocatorNode, DEFAULT_MAX_ATTEMPTS, decideAllocations, type NodeState } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
 import { type FleetTimeouts, type NodeReportInfo, nodesGracedAtStart, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
@@ -39,6 +39,8 @@ export interface ClusterOptions {
    * nodes down); one replica at a time does (leader-election.ts). Always, when absent.
    */
   isLeader?: () => boolean
+  /** Hears every copy newly recorded `pinned` (staging release challenges it before it counts). */
+  onPinned?: (cid: string, nodeId: string) => void
 }
 
 /** A node as the nodes API shows it. */
@@ -365,7 +367,10 @@ export class ClusterService {
         const reason = update.status === 'failed' ? (update.reason ?? 'failed') : null
         await allocations.setStatus(update.cid, nodeId, update.status, reason, { attempts: update.attempts })
         await this.#publishPinStatus(update.cid, nodeId, update.status)
-        if (update.status === 'pinned') pinned = true
+        if (update.status === 'pinned') {
+          pinned = true
+          this.#options.onPinned?.(update.cid, nodeId)
+        }
         // the pin's copies changed: its under-replication (and a failing copy's move) is decided again
         if (update.status === 'failed' || (update.status === 'pinned' && this.#underReplicated.has(update.cid))) recheck.add(update.cid)
         if (current.status === 'pinned') recheck.add(update.cid)
@@ -466,6 +471,7 @@ export class ClusterService {
         await this.#registry.allocations.setStatus(message.cid, nodeId, 'pinned', null)
         await this.#publishPinStatus(message.cid, nodeId, 'pinned')
       }
+      this.#options.onPinned?.(message.cid, nodeId)
       log.info({ path: outcome.path, added: outcome.added }, 'drop-folder file registered')
       await this.#reconcileOne(message.cid)
     } catch (error) {
@@ -565,6 +571,22 @@ export class ClusterService {
     for (const session of this.#sessions.values()) session.send({ type: 'revoked-peers', nodeIds: [id] })
     this.#fleetChanged(`revoke ${id}`)
     return (await this.getNode(id)) as NodeView
+  }
+
+  /**
+   * A node failed a storage challenge for `cid`: its copy is recorded `failed` with the
+   * reason and as many attempts as make it stuck, so it stops counting (under-replicated,
+   * not a source) and the allocator moves it to another node with room. A later `pinned`
+   * report from the node counts only once it passes a challenge again. Idempotent.
+   */
+  async proofFailed(cid: string, nodeId: string, reason: string): Promise<void> {
+    const current = await this.#registry.allocations.get(cid, nodeId)
+    if (current?.status !== 'pinned') return
+    await this.#registry.allocations.setStatus(cid, nodeId, 'failed', `storage proof failed: ${reason}`.slice(0, 500), {
+      attempts: this.#options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    })
+    await this.#publishPinStatus(cid, nodeId, 'failed')
+    await this.#reconcileOne(cid)
   }
 
   /** Assigns the account the node's drop-folder files go to (null: the node may not ingest). */
