@@ -11,6 +11,7 @@ import type { CoordinatorConfig } from './config/config-schema.ts'
 import type { EventHub } from './events/event-hub.ts'
 import type { ContentReleaser } from './files/release-content.ts'
 import type { GatewayOrigin } from './gateway/index.ts'
+import type { ContentSource } from './content-source/index.ts'
 import type { ConcurrencyLimiter } from './limits/index.ts'
 import type { CoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import type { UploadService } from './uploads/upload-service.ts'
@@ -21,8 +22,10 @@ export interface CoordinatorComponents {
   config: CoordinatorConfig
   logger: Logger
   registry: Registry
-  /** The origin repository: uploads land here first and are served to storage nodes. */
+  /** The origin repository (staging): uploads land here first and are served to storage nodes until released. */
   repo: Repo
+  /** What every read path serves from: the origin repo, else storage nodes holding the DAG (verified). */
+  content: ContentSource
   tokens: TokenService
   /** Sign-out and the cache of revocation state behind every token verification. */
   revocations: RevocationCheck

@@ -12,7 +12,16 @@ import { createTokenService } from './auth/token-service.ts'
 import { createBillingService } from './billing/index.ts'
 import { type AdminCredentials, bootstrapAdmin } from './bootstrap-admin.ts'
 import { readSecretFile } from '../cluster/index.ts'
-import { ClusterService, createIngestVerifier, type LeaderElection, postgresLeaderElection, soleLeader } from './cluster/index.ts'
+import {
+  ClusterService,
+  createIngestVerifier,
+  createStorageProver,
+  type LeaderElection,
+  postgresLeaderElection,
+  soleLeader,
+} from './cluster/index.ts'
+import { createContentSource } from './content-source/index.ts'
+import { cidForms } from './files/cid-forms.ts'
 import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { InvalidConfigError } from './config/load-config.ts'
@@ -25,6 +34,7 @@ import { createCoordinatorMetrics } from './metrics/coordinator-metrics.ts'
 import { OriginRepairer } from './repair/index.ts'
 import { createConcurrencyLimiter } from './limits/index.ts'
 import { createReplicaLease } from './replica-lease.ts'
+import { StagingReleaser } from './staging/index.ts'
 import { resolveCoordinatorSecrets } from './shared-secrets.ts'
 import { failOrphanedUploads, recoverUploads } from './uploads/recover-uploads.ts'
 import { startUploadExpiry } from './uploads/expire-uploads.ts'
@@ -79,6 +89,8 @@ export async function startCoordinator(
     // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
     let originRepair: OriginRepairer | undefined
     let selfUrl: string | undefined
+    // a copy newly pinned on a node may let the staged copy go (the releaser is built below)
+    let staging: StagingReleaser | undefined
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
     opened.push(repo)
     const revocations = createRevocationCheck({
@@ -133,6 +145,7 @@ export async function startCoordinator(
       verifyIngest: createIngestVerifier(repo),
       events,
       isLeader: () => leadership.isLeader,
+      onPinned: (cid) => staging?.pinned(cid),
     })
     opened.push(cluster)
     originRepair = new OriginRepairer({
@@ -144,11 +157,34 @@ export async function startCoordinator(
       scrubIntervalMs: config.cluster.scrubIntervalSeconds * 1000,
     })
     opened.push(originRepair)
+    const peerToken = (url: string) => cluster.selfTokenFor(url)
+    const content = createContentSource({
+      local: repo.blocks,
+      holders: async (root) => {
+        const self = selfUrl?.replace(/\/+$/, '')
+        const { sources } = await cluster.locate(cidForms(root))
+        return [...new Set(sources.flatMap((l) => l.urls))].filter((url) => url !== self)
+      },
+      peerToken,
+      logger: logger.child({ component: 'coordinator:content' }),
+    })
+    const releaseContent = createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) })
+    staging = new StagingReleaser({
+      repo,
+      registry,
+      cluster,
+      prover: createStorageProver({ blocks: content, peerToken, metrics, logger: logger.child({ component: 'coordinator:storage-proof' }) }),
+      releaseContent,
+      mode: config.cluster.stagingRelease,
+      logger: logger.child({ component: 'coordinator:staging' }),
+      auditIntervalMs: config.cluster.storageProofIntervalSeconds * 1000,
+    })
     const components: CoordinatorComponents = {
       config,
       logger,
       registry,
       repo,
+      content,
       tokens,
       revocations,
       authenticate: createAuthenticator(tokens),
@@ -167,7 +203,7 @@ export async function startCoordinator(
         flushIntervalMs: config.billing.requestFlushSeconds * 1000,
       }),
       billing: createBillingService(registry, config.billing),
-      releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
+      releaseContent,
       cluster,
       events,
       gatewayOrigin: new GatewayOrigin({ portalUrl: config.publicUrl, gatewayUrl: config.gateway.publicUrl, subdomains: config.gateway.subdomains }),
@@ -175,6 +211,7 @@ export async function startCoordinator(
     }
     opened.push(components.usage)
     opened.push(components.releaseContent)
+    opened.push(staging)
     registerStateGauges(components)
     const adminCredentials = await bootstrapAdmin(registry, config.admin.email)
     const app = await buildCoordinatorApp(components)
@@ -192,6 +229,7 @@ export async function startCoordinator(
     leadership.start()
     cluster.start()
     originRepair.start()
+    staging.start()
     return {
       url,
       components,

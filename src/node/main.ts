@@ -16,6 +16,7 @@ import { QueueStore } from './executor/queue-store.ts'
 import { createRepoWorker, type FetchDagFn } from './executor/repo-worker.ts'
 import { DropFolder, type IngestedFile } from './ingest/drop-folder.ts'
 import { createNodeGateway } from './node-gateway.ts'
+import { withStorageProofs } from './storage-proof-route.ts'
 import { Repairer } from './repair.ts'
 
 export interface RunningNode {
@@ -84,13 +85,16 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
     /** Peers the coordinator revoked (pushed over the control channel): their tokens are refused. */
     const revokedPeers = new Set<string>()
     const gateway: ServedHandler = await serveHandler(
-      createNodeGateway({
-        source: repo.blocks,
-        identity,
-        coordinatorKey: () => coordinatorKey,
-        isRevoked: (subject) => revokedPeers.has(subject),
-        access: config.gatewayAccess,
-      }),
+      withStorageProofs(
+        createNodeGateway({
+          source: repo.blocks,
+          identity,
+          coordinatorKey: () => coordinatorKey,
+          isRevoked: (subject) => revokedPeers.has(subject),
+          access: config.gatewayAccess,
+        }),
+        { source: repo.blocks, coordinatorKey: () => coordinatorKey, nodeId: identity.id },
+      ),
       { host: config.listen.host, port: config.listen.port },
     )
     closers.push(() => gateway.close({ drainMs: config.drainMs }))

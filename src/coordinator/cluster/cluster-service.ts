@@ -4,7 +4,7 @@ import { type ClusterSecret, COORDINATOR_AUDIENCE, clusterSecret, type StatusEnt
 import { PinfoldError } from '../../core/index.ts'
 import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
 import { bearerSource } from '../../transfer/fetch/index.ts'
-import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
+import { type AllocationDecision, type AllocatorNode, DEFAULT_MAX_ATTEMPTS, decideAllocations, type NodeState } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
 import { GatewayVouching } from './gateway-vouching.ts'
@@ -42,6 +42,8 @@ export interface ClusterOptions {
    * nodes down); one replica at a time does (leader-election.ts). Always, when absent.
    */
   isLeader?: () => boolean
+  /** Hears every copy newly recorded `pinned` (staging release challenges it before it counts). */
+  onPinned?: (cid: string, nodeId: string) => void
 }
 
 /** A node as the nodes API shows it. */
@@ -398,7 +400,10 @@ export class ClusterService {
         const reason = update.status === 'failed' ? (update.reason ?? 'failed') : null
         await allocations.setStatus(update.cid, nodeId, update.status, reason, { attempts: update.attempts })
         await this.#publishPinStatus(update.cid, nodeId, update.status)
-        if (update.status === 'pinned') pinned = true
+        if (update.status === 'pinned') {
+          pinned = true
+          this.#options.onPinned?.(update.cid, nodeId)
+        }
         // the pin's copies changed: its under-replication (and a failing copy's move) is decided again
         if (update.status === 'failed' || (update.status === 'pinned' && this.#underReplicated.has(update.cid))) recheck.add(update.cid)
         if (current.status === 'pinned') recheck.add(update.cid)
@@ -436,6 +441,17 @@ export class ClusterService {
    * as a source, and gets per source a token whose audience is that source, so a token
    * presented to one node is refused by every other node and by the coordinator.
    */
+  /**
+   * The coordinator's own peer token for the node whose vouched gateway is `url` (reads of
+   * content it no longer stages, storage challenges): audience that node, so it is useless at
+   * any other. Undefined when no node answers at `url`.
+   */
+  async selfTokenFor(url: string): Promise<string | undefined> {
+    const wanted = url.replace(/\/+$/, '')
+    const node = (await this.#registry.nodes.list()).find((n) => n.address?.replace(/\/+$/, '') === wanted)
+    return node === undefined ? undefined : (await this.#tokens.issue(COORDINATOR_AUDIENCE, node.id)).token
+  }
+
   async locate(cids: string[], requester?: string): Promise<LocatedSources> {
     const sources: LocatedSources['sources'] = []
     const audiences = new Map<string, string>()
@@ -516,6 +532,7 @@ export class ClusterService {
         await this.#registry.allocations.setStatus(message.cid, nodeId, 'pinned', null)
         await this.#publishPinStatus(message.cid, nodeId, 'pinned')
       }
+      this.#options.onPinned?.(message.cid, nodeId)
       log.info({ path: outcome.path, added: outcome.added }, 'drop-folder file registered')
       await this.#reconcileOne(message.cid)
     } catch (error) {
@@ -615,6 +632,22 @@ export class ClusterService {
     for (const session of this.#sessions.values()) session.send({ type: 'revoked-peers', nodeIds: [id] })
     this.#fleetChanged(`revoke ${id}`)
     return (await this.getNode(id)) as NodeView
+  }
+
+  /**
+   * A node failed a storage challenge for `cid`: its copy is recorded `failed` with the
+   * reason and as many attempts as make it stuck, so it stops counting (under-replicated,
+   * not a source) and the allocator moves it to another node with room. A later `pinned`
+   * report from the node counts only once it passes a challenge again. Idempotent.
+   */
+  async proofFailed(cid: string, nodeId: string, reason: string): Promise<void> {
+    const current = await this.#registry.allocations.get(cid, nodeId)
+    if (current?.status !== 'pinned') return
+    await this.#registry.allocations.setStatus(cid, nodeId, 'failed', `storage proof failed: ${reason}`.slice(0, 500), {
+      attempts: this.#options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    })
+    await this.#publishPinStatus(cid, nodeId, 'failed')
+    await this.#reconcileOne(cid)
   }
 
   /** Assigns the account the node's drop-folder files go to (null: the node may not ingest). */

@@ -153,6 +153,11 @@ export const CoordinatorConfigSchema = Type.Object(
         peerTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 7 * 86400, default: 3600, description: 'lifetime of peer tokens (re-issued before expiry)' }),
         reconcileIntervalSeconds: Type.Number({ minimum: 0.05, maximum: 3600, default: 2, description: 'how often new pins are allocated and the change feed is polled' }),
         scrubIntervalSeconds: Type.Number({ minimum: 0, maximum: 30 * 86400, default: 86400, description: 'origin repo scrub (verify, drop, re-fetch from nodes) every …; first run shortly after start; 0 = never' }),
+        stagingRelease: Type.Union([Type.Literal('min'), Type.Literal('max'), Type.Literal('keep')], {
+          default: 'min',
+          description: "the origin repo's staged copy goes once this many copies on nodes passed a storage challenge (min / max replication; −1 = every usable node), or is kept",
+        }),
+        storageProofIntervalSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 60, description: 'the leader challenges every copy of one pin (round robin) this often; 0 = never' }),
       },
       { default: {} },
     ),

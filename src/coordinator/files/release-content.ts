@@ -21,6 +21,12 @@ import type { Repo } from '../../repo/index.ts'
 export interface ContentReleaser {
   /** Unpins `cids` (as released by `registry.entries.remove`) and schedules GC. */
   release(cids: readonly string[]): Promise<void>
+  /**
+   * Unpins staged copies the storage nodes now hold (staging release) and schedules GC. Unlike
+   * `release`, the registry still pins them, so they are never pinned again here; a CID whose
+   * repo pin was already gone is ignored. Best effort, as `release`.
+   */
+  unstage(cids: readonly string[]): Promise<void>
   /** Runs the pending collection now (if any) and waits for it; for tests and shutdown paths. */
   collectNow(): Promise<void>
   /** Cancels a pending collection and waits for a running one. Idempotent. */
@@ -103,6 +109,17 @@ export function createContentReleaser({ registry, repo, logger, gcDelayMs = 5000
         }
       }
       schedule()
+    },
+    async unstage(cids) {
+      let removed = 0
+      for (const cid of cids) {
+        try {
+          if (await repo.pins.rm(parseCid(cid))) removed++
+        } catch (error) {
+          logger.error({ err: error, cid }, 'could not unpin a staged copy')
+        }
+      }
+      if (removed > 0) schedule()
     },
     async collectNow() {
       await running

@@ -11,7 +11,7 @@ export interface EntryContentDeps extends DownloadMeterDeps {
   registry: Registry
   /** Tar exports hold one of the account's heavy-read slots while they stream. */
   heavyReads: ConcurrencyLimiter
-  /** Where the bytes are: the origin repo's blockstore. */
+  /** Where the bytes are: the origin repo (staging), else the storage nodes (`ContentSource`). */
   source: BlockSource
 }
 

@@ -17,20 +17,20 @@ const MAX_BIG_BLOCK_BYTES = 2 * 1024 * 1024
 /** A block argument the caller may read and the origin repo holds. */
 async function readableBlock(c: RpcComponents, principal: Principal, arg: string): Promise<CID> {
   const cid = parseCid(arg.startsWith('/ipfs/') ? arg.slice('/ipfs/'.length) : arg)
-  if (!(await canRead(c, principal, cid)) || !(await c.repo.blocks.has(cid))) throw notFoundLocally(cid)
+  if (!(await canRead(c, principal, cid)) || !(await c.content.has(cid))) throw notFoundLocally(cid)
   return cid
 }
 
 /** `block/get`: the block's bytes. */
 export async function blockGet(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<Uint8Array> {
   const cid = await readableBlock(c, principal, args.arg('cid'))
-  return c.repo.blocks.get(cid)
+  return c.content.get(cid)
 }
 
 /** `block/stat`: `{Key, Size}`. */
 export async function blockStat(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<{ Key: string; Size: number }> {
   const cid = await readableBlock(c, principal, args.arg('cid'))
-  const size = (await c.repo.blocks.size(cid)) ?? (await c.repo.blocks.get(cid)).byteLength
+  const size = (await c.content.size(cid)) ?? 0
   return { Key: cid.toString(), Size: size }
 }
 
@@ -109,7 +109,7 @@ async function readLimited(stream: AsyncIterable<Uint8Array>, max: number): Prom
 /** `dag/export`: the DAG under the root as a CARv1 stream (root first, depth first). */
 export async function dagExport(c: RpcComponents, principal: Principal, args: RpcArgs): Promise<AsyncIterable<Uint8Array>> {
   const cid = await readableBlock(c, principal, args.arg('root'))
-  return exportCar(c.repo.blocks, cid)
+  return exportCar(c.content, cid)
 }
 
 export type DagImportOutput = { Root: { Cid: { '/': string }; PinErrorMsg: string } } | { Stats: { BlockCount: number; BlockBytesCount: number } }

@@ -12,7 +12,7 @@ export async function catCommand(c: RpcComponents, principal: Principal, args: R
   const length = args.integer('length')
   if (offset !== undefined) options.offset = offset
   if (length !== undefined) options.length = length
-  return cat(c.repo.blocks, path, options)
+  return cat(c.content, path, options)
 }
 
 /**
@@ -23,14 +23,14 @@ export async function catCommand(c: RpcComponents, principal: Principal, args: R
 export async function getCommand(c: RpcComponents, principal: Principal, args: RpcArgs, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
   if (args.bool('compress', false)) throw badArgument('compress is not supported by Pinfold: fetch the tar and compress it locally')
   const resolved = await resolveReadable(c, principal, args.arg('ipfs-path'))
-  const entry = await stat(c.repo.blocks, resolved.path, { signal })
+  const entry = await stat(c.content, resolved.path, { signal })
   const name = resolved.path.split('/').at(-1) ?? resolved.cid.toString()
   let items: AsyncIterable<TarItem>
   if (entry.type === 'directory') {
-    items = dagTarItems(c.repo.blocks, resolved.path, name, { signal, logger: c.logger })
+    items = dagTarItems(c.content, resolved.path, name, { signal, logger: c.logger })
   } else if (entry.type === 'file' || entry.type === 'raw' || entry.type === 'identity') {
     items = (async function* () {
-      yield { path: name, type: 'file', size: Number(entry.size), mtime: entry.mtime, content: () => cat(c.repo.blocks, resolved.path, { signal }) }
+      yield { path: name, type: 'file', size: Number(entry.size), mtime: entry.mtime, content: () => cat(c.content, resolved.path, { signal }) }
     })()
   } else {
     throw badArgument(`${resolved.path} is neither a file nor a directory`)
@@ -66,12 +66,12 @@ export async function* lsCommand(c: RpcComponents, principal: Principal, args: R
   if (!streaming) yield '{"Objects":['
   for (const [index, arg] of paths.entries()) {
     const { path } = await resolveReadable(c, principal, arg)
-    const entry = await stat(c.repo.blocks, path, { signal })
+    const entry = await stat(c.content, path, { signal })
     const hash = JSON.stringify(arg)
     if (!streaming) yield `${index > 0 ? ',' : ''}{"Hash":${hash},"Links":[`
     let first = true
     if (entry.type === 'directory') {
-      for await (const child of ls(c.repo.blocks, path, { signal })) {
+      for await (const child of ls(c.content, path, { signal })) {
         const link = JSON.stringify(lsLink(child))
         yield streaming ? `{"Objects":[{"Hash":${hash},"Links":[${link}]}]}\n` : `${first ? '' : ','}${link}`
         first = false

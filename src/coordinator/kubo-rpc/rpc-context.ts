@@ -11,7 +11,7 @@ export const RPC_PIN_KIND = 'rpc'
 
 export type RpcComponents = Pick<
   CoordinatorComponents,
-  'config' | 'logger' | 'registry' | 'repo' | 'metrics' | 'uploads' | 'releaseContent' | 'cluster'
+  'config' | 'logger' | 'registry' | 'repo' | 'content' | 'metrics' | 'uploads' | 'releaseContent' | 'cluster'
 >
 
 /**
@@ -43,7 +43,7 @@ export async function resolveReadable(c: RpcComponents, principal: Principal, pa
   if (!(await canRead(c, principal, root))) throw notFoundLocally(root)
   if (segments.length === 0) return { root, cid: root, path: root.toString() }
   const normalized = [root.toString(), ...segments].join('/')
-  const entry = await stat(c.repo.blocks, normalized)
+  const entry = await stat(c.content, normalized)
   return { root, cid: entry.cid, path: normalized }
 }
 

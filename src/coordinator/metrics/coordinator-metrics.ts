@@ -15,6 +15,8 @@ export interface CoordinatorMetrics {
   readonly processFaults: Counter<'kind'>
   /** Blocks whose bytes did not match their CID when read, by what happened next. */
   readonly corruptBlocks: Counter<'outcome'>
+  /** Storage challenges sent to nodes, by outcome (passed, failed, unreachable). */
+  readonly storageProofs: Counter<'outcome'>
   /** Sets a gauge's value source, read at scrape time. */
   gauge(name: string, help: string, read: () => Promise<number> | number): void
 }
@@ -43,6 +45,12 @@ export function createCoordinatorMetrics(): CoordinatorMetrics {
     corruptBlocks: new Counter({
       name: 'pinfold_corrupt_blocks_total',
       help: 'blocks that failed their hash check when read (outcome: repaired, unrepaired)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    storageProofs: new Counter({
+      name: 'pinfold_storage_proofs_total',
+      help: 'storage challenges sent to nodes (outcome: passed, failed, unreachable)',
       labelNames: ['outcome'],
       registers: [registry],
     }),

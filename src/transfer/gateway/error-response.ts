@@ -15,6 +15,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ERR_INVALID_DAG: 501,
   ERR_INVALID_BLOCK: 502,
   ERR_BLOCK_CORRUPT: 502,
+  ERR_SOURCE_FAILED: 502,
 }
 
 /**

@@ -34,10 +34,10 @@ type ContentQueryValue = { download?: string; accountId?: string }
  * HEAD; folders and directories stream as tar. Bytes sent are metered per account.
  */
 export function contentRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { registry, repo, authenticate, metrics, logger } = components
+  const { registry, authenticate, metrics, logger } = components
   const deps: EntryContentDeps = {
     registry,
-    source: repo.blocks,
+    source: components.content,
     metrics,
     heavyReads: components.heavyReads,
     logger: logger.child({ component: 'coordinator:content' }),

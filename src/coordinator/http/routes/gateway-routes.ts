@@ -21,9 +21,9 @@ import { openShareRoot } from '../../files/share-root.ts'
  * form is redirected to `<cid>.ipfs.<host>`.
  */
 export function gatewayRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
-  const { config, registry, repo, tokens, cluster, gatewayOrigin, heavyReads } = components
+  const { config, registry, content, tokens, cluster, gatewayOrigin, heavyReads } = components
   const options = {
-    source: repo.blocks,
+    source: content,
     authorize: config.gateway.access === 'public' ? undefined : (request: Request, cid: CID, segments: readonly string[]) => authorizeReader(request, cid, segments),
   }
   // on the portal's origin user content is sandboxed; on the gateway's own origin it is served as is

@@ -1,0 +1,1 @@
+export { type ContentSource, type ContentSourceOptions, createContentSource } from './content-source.ts'

@@ -1,0 +1,1 @@
+export { releaseTarget, StagingReleaser, type StagingReleaseMode, type StagingReleaserOptions } from './staging-releaser.ts'
