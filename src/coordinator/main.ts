@@ -120,6 +120,7 @@ export async function startCoordinator(
       metrics,
       logger: logger.child({ component: 'coordinator:repair' }),
       scrubIntervalMs: config.cluster.scrubIntervalSeconds * 1000,
+      scrubBytesPerSecond: config.cluster.scrubBytesPerSecond,
     })
     opened.push(originRepair)
     const components: CoordinatorComponents = {

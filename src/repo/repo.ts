@@ -66,6 +66,8 @@ export interface OpenRepoOptions {
    * fetches the pins it names from another copy. Must not throw.
    */
   onCorruptBlock?: (cid: CID) => void
+  /** Benchmarks only: `false` serves blocks unverified, to measure what verification costs. */
+  verifyReads?: boolean
 }
 
 /** A machine's local repository. Open with {@link openRepo}; one process at a time. */
@@ -147,6 +149,7 @@ export async function openRepo(dir: string, options: OpenRepoOptions = {}): Prom
     if (options.batchBlocks !== undefined) blockOptions.batchBlocks = options.batchBlocks
     if (options.batchBytes !== undefined) blockOptions.batchBytes = options.batchBytes
     if (options.onCorruptBlock !== undefined) blockOptions.onCorrupt = options.onCorruptBlock
+    if (options.verifyReads !== undefined) blockOptions.verifyReads = options.verifyReads
     const blocks = new FsBlockstore(paths, index, blockOptions)
     return new OpenRepo(dir, config, paths, index, blocks, lock, log)
   } catch (err) {

@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
 import { issuePeerToken } from '../../cluster/index.ts'
 import type { Repo } from '../../repo/index.ts'
-import { fetchDag } from '../../transfer/fetch/index.ts'
+import { createBandwidthLimiter, fetchDag } from '../../transfer/fetch/index.ts'
 import type { ClusterService } from '../cluster/index.ts'
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
 
@@ -16,6 +16,8 @@ export interface OriginRepairOptions {
   /** Between scrubs; 0 = never. The first scrub runs `firstScrubDelayMs` after `start`. */
   scrubIntervalMs: number
   firstScrubDelayMs?: number
+  /** Read rate cap of a scrub's verify; 0 or absent = none. */
+  scrubBytesPerSecond?: number
 }
 
 /** Lifetime of the peer token the coordinator signs for its own fetches. */
@@ -69,7 +71,8 @@ export class OriginRepairer {
   async #runScrub(): Promise<void> {
     const { repo, logger } = this.#options
     try {
-      const result = await repo.verify({ drop: true })
+      const rate = this.#options.scrubBytesPerSecond ?? 0
+      const result = await repo.verify({ drop: true, ...(rate > 0 ? { throttle: createBandwidthLimiter(rate) } : {}) })
       for (const pin of result.damagedPins) {
         if (this.#stopped) return
         await repo.pins.rm(pin)
