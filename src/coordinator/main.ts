@@ -107,6 +107,7 @@ export async function startCoordinator(
       failureDomainTag: config.cluster.failureDomainTag,
       peerTokenTtlSeconds: config.cluster.peerTokenTtlSeconds,
       reconcileIntervalSeconds: config.cluster.reconcileIntervalSeconds,
+      maxAttempts: config.cluster.maxAttemptsBeforeMove,
       originHas: (cid) => repo.blocks.has(CID.parse(cid)),
       defaultReplication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
       verifyIngest: createIngestVerifier(repo),

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { type ClusterSecret, clusterSecret, issuePeerToken, type StatusEntry, verifyPeerToken } from '../../cluster/index.ts'
 import { PinfoldError } from '../../core/index.ts'
 import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
-import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
+import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState, storedBytesEstimate } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
 import { type FleetTimeouts, type NodeReportInfo, nodesGracedAtStart, nodeState, storageSpace, toAllocatorNode } from './fleet.ts'
@@ -703,7 +703,8 @@ export class ClusterService {
     const promised = await this.#registry.allocations.promisedBytes()
     return [...this.#nodes.values()].map((n) => {
       const node = toAllocatorNode(n, this.#timeouts, now, this.#graceFrom(n.id))
-      takeSpace(node, promised.get(n.id) ?? 0)
+      const taken = promised.get(n.id)
+      if (taken !== undefined) takeSpace(node, storedBytesEstimate(taken.bytes, taken.pins))
       return node
     })
   }
@@ -775,7 +776,7 @@ export class ClusterService {
       touched.push(nodeId)
       // later pins of this pass see the space this one takes
       const node = fleet.find((n) => n.id === nodeId)
-      if (node) takeSpace(node, pin.size)
+      if (node) takeSpace(node, storedBytesEstimate(pin.size))
     }
     for (const nodeId of decision.deallocate) {
       await this.#registry.allocations.deallocate(pin.cid, nodeId)

@@ -153,6 +153,7 @@ export const CoordinatorConfigSchema = Type.Object(
         peerTokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 7 * 86400, default: 3600, description: 'lifetime of peer tokens (re-issued before expiry)' }),
         reconcileIntervalSeconds: Type.Number({ minimum: 0.05, maximum: 3600, default: 2, description: 'how often new pins are allocated and the change feed is polled' }),
         scrubIntervalSeconds: Type.Number({ minimum: 0, maximum: 30 * 86400, default: 86400, description: 'origin repo scrub (verify, drop, re-fetch from nodes) every …; first run shortly after start; 0 = never' }),
+        maxAttemptsBeforeMove: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'failed attempts after which a copy moves to another node with room' }),
         scrubBytesPerSecond: Type.Number({ minimum: 0, default: 100_000_000, description: 'read rate cap of the origin repo scrub, so it leaves the disk to serving; 0 = no cap' }),
       },
       { default: {} },
