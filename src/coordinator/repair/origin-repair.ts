@@ -18,10 +18,14 @@ export interface OriginRepairOptions {
   firstScrubDelayMs?: number
   /** Read rate cap of a scrub's verify; 0 or absent = none. */
   scrubBytesPerSecond?: number
+  /** A damaged pin no node could give back is tried again this often (default 30 s). */
+  retryMs?: number
 }
 
 /** Lifetime of the peer token the coordinator signs for its own fetches. */
 const TOKEN_TTL_SECONDS = 600
+/** Retries of a failed fetch-back (an hour at the default `retryMs`). */
+const MAX_RETRIES = 120
 
 /**
  * Keeps the origin repo whole from the storage nodes' copies. A read that meets a corrupt
@@ -29,12 +33,16 @@ const TOKEN_TTL_SECONDS = 600
  * at once from nodes reporting them pinned (`fetchDag`, every block verified, with a peer
  * token the coordinator signs itself); the scrub does the same for every block
  * (`verify --drop`), and so also for DAGs left incomplete by a `repo verify --drop` run while
- * the coordinator was stopped. A pin no node holds stays dropped and is logged
- * (`unrepaired`). Repairs of one pin never run twice at once; scrubs never overlap.
+ * the coordinator was stopped. A pin no node could give back (none holds it, or none is
+ * connected yet — the first scrub runs seconds after a start) is logged (`unrepaired`) and
+ * tried again every `retryMs` until it is whole, so it is never left dropped for ever.
+ * Repairs of one pin never run twice at once; scrubs never overlap.
  */
 export class OriginRepairer {
   readonly #options: OriginRepairOptions
   readonly #inFlight = new Map<string, Promise<void>>()
+  /** Damaged pins whose last fetch-back failed, retried on a timer, with the failures so far. */
+  readonly #unrepaired = new Map<string, { pin: CID; failures: number }>()
   #timers: NodeJS.Timeout[] = []
   #scrub: Promise<void> | undefined
   #stopped = false
@@ -45,9 +53,12 @@ export class OriginRepairer {
 
   start(): void {
     const { scrubIntervalMs, firstScrubDelayMs = 10_000 } = this.#options
-    if (scrubIntervalMs <= 0) return
-    const run = () => void this.scrub()
-    this.#timers = [setTimeout(run, firstScrubDelayMs), setInterval(run, scrubIntervalMs)]
+    // retries serve read-path repairs too, so they run whether or not scrubs do
+    this.#timers = [setInterval(() => void this.retryUnrepaired(), this.#options.retryMs ?? 30_000)]
+    if (scrubIntervalMs > 0) {
+      const run = () => void this.scrub()
+      this.#timers.push(setTimeout(run, firstScrubDelayMs), setInterval(run, scrubIntervalMs))
+    }
     for (const t of this.#timers) t.unref?.()
   }
 
@@ -86,6 +97,14 @@ export class OriginRepairer {
     }
   }
 
+  /** Fetches every damaged pin whose fetch-back failed again (the retry timer's work). */
+  async retryUnrepaired(): Promise<void> {
+    for (const { pin } of [...this.#unrepaired.values()]) {
+      if (this.#stopped) return
+      await this.refetch(pin)
+    }
+  }
+
   /** Fetches `pin`'s DAG from nodes holding it and pins it again; at most one fetch per pin at a time. */
   refetch(pin: CID): Promise<void> {
     const key = pin.toString()
@@ -103,8 +122,8 @@ export class OriginRepairer {
     const [located] = await cluster.locate([pin.toString()])
     const urls = (located?.urls ?? []).filter((url) => url !== self)
     if (urls.length === 0) {
-      metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
-      logger.error({ cid: pin.toString() }, 'repair: no storage node holds a copy of a damaged pin')
+      this.#failed(pin)
+      logger.error({ cid: pin.toString() }, 'repair: no storage node holds a copy of a damaged pin (will retry)')
       return
     }
     const { token } = await issuePeerToken(cluster.coordinatorKey.privateKey, 'coordinator', TOKEN_TTL_SECONDS)
@@ -114,12 +133,27 @@ export class OriginRepairer {
         await fetchDag(pin, repo.blocks, { sources })
         await repo.pins.add(pin, { recursive: true })
       })
+      this.#unrepaired.delete(pin.toString())
       metrics.corruptBlocks.inc({ outcome: 'repaired' })
       logger.warn({ cid: pin.toString(), sources: urls.length }, 'repair: damaged pin fetched back from storage nodes')
     } catch (err) {
-      metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
-      logger.error({ err, cid: pin.toString() }, 'repair: fetching a damaged pin back failed')
+      this.#failed(pin)
+      logger.error({ err, cid: pin.toString() }, 'repair: fetching a damaged pin back failed (will retry)')
     }
+  }
+
+  /**
+   * Counts a failed fetch-back once per pin and keeps the pin for the retry timer, at most
+   * `MAX_RETRIES` times (a pin released meanwhile, or held by no node, is not retried for ever).
+   */
+  #failed(pin: CID): void {
+    const key = pin.toString()
+    const failures = (this.#unrepaired.get(key)?.failures ?? 0) + 1
+    if (failures === 1) this.#options.metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
+    if (failures > MAX_RETRIES) {
+      this.#unrepaired.delete(key)
+      this.#options.logger.error({ cid: key, failures }, 'repair: giving up on a damaged pin no storage node gave back')
+    } else this.#unrepaired.set(key, { pin, failures })
   }
 
   async close(): Promise<void> {
