@@ -2,8 +2,11 @@ import { type Selectable, sql } from 'kysely'
 import { type Executor, invalidArgument, now, pageSize, type RegistryContext } from './db.ts'
 import type { AllocationsTable } from './schema.ts'
 
-/** How long before its arrival a node's report may have been taken (see `promisedBytes`). */
-const REPORT_SKEW_MS = 1000
+/**
+ * How long before its arrival a node's report may have been taken (see `promisedBytes`): the
+ * time between its `repo.stat` and the frame's arrival, milliseconds in practice.
+ */
+const REPORT_SKEW_MS = 250
 
 export type AllocationStatus = 'queued' | 'pinning' | 'pinned' | 'failed' | 'unpinning' | 'unpinned'
 export const ALLOCATION_STATUSES: readonly AllocationStatus[] = [
