@@ -140,6 +140,7 @@ export async function startCoordinator(
       failureDomainTag: config.cluster.failureDomainTag,
       peerTokenTtlSeconds: config.cluster.peerTokenTtlSeconds,
       reconcileIntervalSeconds: config.cluster.reconcileIntervalSeconds,
+      maxAttempts: config.cluster.maxAttemptsBeforeMove,
       originHas: (cid) => repo.blocks.has(CID.parse(cid)),
       defaultReplication: { min: config.cluster.defaultReplicationMin, max: config.cluster.defaultReplicationMax },
       verifyIngest: createIngestVerifier(repo),
@@ -155,6 +156,7 @@ export async function startCoordinator(
       metrics,
       logger: logger.child({ component: 'coordinator:repair' }),
       scrubIntervalMs: config.cluster.scrubIntervalSeconds * 1000,
+      scrubBytesPerSecond: config.cluster.scrubBytesPerSecond,
     })
     opened.push(originRepair)
     const peerToken = (url: string) => cluster.selfTokenFor(url)

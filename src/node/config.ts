@@ -37,6 +37,8 @@ export interface NodeConfig {
   reportIntervalMs: number
   /** 0 = only on demand. */
   repairIntervalMs: number
+  /** Read rate cap of a repair run's verify in bytes per second; 0 = none (default 100 MB/s). */
+  repairBandwidth: number
   ingestPollMs: number
   /** At shutdown, how long peer requests in flight may take before their connections are cut. */
   drainMs: number
@@ -66,6 +68,7 @@ export interface NodeConfigInput {
   concurrency?: string
   reportInterval?: string
   repairInterval?: string
+  repairBandwidth?: string
   ingestPoll?: string
   drainTime?: string
   reconnectMax?: string
@@ -107,9 +110,9 @@ export function parseListen(input: string): { host: string; port: number } {
 }
 
 /** `50MB/s`, `50MB`, `1GiB/s` → bytes per second. */
-export function parseBandwidth(input: string): number {
-  const value = parseByteSize(input.replace(/\/s$/i, ''), '--bandwidth')
-  if (value <= 0) throw bad(`invalid --bandwidth ${JSON.stringify(input)}: must be positive, e.g. 50MB/s`)
+export function parseBandwidth(input: string, flag = '--bandwidth'): number {
+  const value = parseByteSize(input.replace(/\/s$/i, ''), flag)
+  if (value <= 0) throw bad(`invalid ${flag} ${JSON.stringify(input)}: must be positive, e.g. 50MB/s`)
   return value
 }
 
@@ -195,6 +198,7 @@ export function resolveNodeConfig(input: NodeConfigInput, env: NodeJS.ProcessEnv
     concurrency: positive(input.concurrency, 4, '--concurrency'),
     reportIntervalMs: input.reportInterval === undefined ? 5000 : parseDuration(input.reportInterval, '--report-interval'),
     repairIntervalMs: input.repairInterval === undefined ? 60 * 60_000 : parseDuration(input.repairInterval, '--repair-interval'),
+    repairBandwidth: input.repairBandwidth === undefined ? 100_000_000 : input.repairBandwidth === '0' ? 0 : parseBandwidth(input.repairBandwidth, '--repair-bandwidth'),
     ingestPollMs: input.ingestPoll === undefined ? 2000 : parseDuration(input.ingestPoll, '--ingest-poll'),
     drainMs: input.drainTime === undefined ? 10_000 : parseDuration(input.drainTime, '--drain-time'),
     reconnectMaxMs: input.reconnectMax === undefined ? 30_000 : parseDuration(input.reconnectMax, '--reconnect-max'),

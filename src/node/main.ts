@@ -137,6 +137,7 @@ export async function startNode(config: NodeConfig, options: StartNodeOptions = 
       enqueue: (requests) => executor.enqueue(requests),
       logger: log('repair'),
       intervalMs: config.repairIntervalMs,
+      ...(config.repairBandwidth > 0 ? { throttle: () => createBandwidthLimiter(config.repairBandwidth) } : {}),
     })
     closers.push(() => repairer.stop())
 

@@ -1,6 +1,6 @@
 import type { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
-import type { Repo, VerifyResult } from '../repo/index.ts'
+import type { ReadThrottle, Repo, VerifyResult } from '../repo/index.ts'
 import type { EnqueueRequest } from './executor/queue-store.ts'
 
 export interface RepairOptions {
@@ -10,6 +10,8 @@ export interface RepairOptions {
   logger: Logger
   /** Between scheduled runs; 0 disables the schedule (on demand only). Default 60 min. */
   intervalMs?: number
+  /** Paces a run's reads (`--repair-bandwidth`), so serving keeps the disk; none when absent. */
+  throttle?: () => ReadThrottle
 }
 
 export interface RepairResult extends VerifyResult {
@@ -78,7 +80,8 @@ export class Repairer {
   async #run(): Promise<RepairResult> {
     const { repo, logger } = this.#options
     const started = performance.now()
-    const result = await repo.verify({ drop: true })
+    const throttle = this.#options.throttle?.()
+    const result = await repo.verify({ drop: true, ...(throttle ? { throttle } : {}) })
     const requests: EnqueueRequest[] = []
     for (const cid of result.damagedPins) {
       if (this.#stopped) break

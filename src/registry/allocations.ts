@@ -2,6 +2,12 @@ import { type Selectable, sql } from 'kysely'
 import { type Executor, invalidArgument, now, pageSize, type RegistryContext } from './db.ts'
 import type { AllocationsTable } from './schema.ts'
 
+/**
+ * How long before its arrival a node's report may have been taken (see `promisedBytes`): the
+ * time between its `repo.stat` and the frame's arrival, milliseconds in practice.
+ */
+const REPORT_SKEW_MS = 250
+
 export type AllocationStatus = 'queued' | 'pinning' | 'pinned' | 'failed' | 'unpinning' | 'unpinned'
 export const ALLOCATION_STATUSES: readonly AllocationStatus[] = [
   'queued',
@@ -208,19 +214,34 @@ export class Allocations {
   }
 
   /**
-   * Bytes promised to each node and not yet taken: Σ size of the pins allocated to it but
-   * not pinned yet (queued, pinning, failed-and-retrying). The allocator takes them off the
-   * node's reported free space, so a small node is not over-committed by queued work.
+   * Bytes promised to each node and not in its last report: Σ size of the pins allocated to
+   * it but not pinned yet (queued, pinning, failed-and-retrying), and of those pinned since
+   * shortly before its last report (`last_seen`; a report's free space may predate a pin
+   * that reached the coordinator first). The allocator takes them off the node's reported
+   * free space, so a small node is not over-committed by queued or just-finished work.
    */
-  async promisedBytes(): Promise<Map<string, number>> {
+  async promisedBytes(): Promise<Map<string, { bytes: number; pins: number }>> {
     const rows = await this.#ctx.db
       .selectFrom('allocations')
       .innerJoin('pins', 'pins.cid', 'allocations.cid')
-      .select((eb) => ['allocations.node_id as nodeId', eb.fn.sum<number | string>('pins.size').as('bytes')])
-      .where('allocations.status', 'in', ['queued', 'pinning', 'failed'])
+      .innerJoin('nodes', 'nodes.id', 'allocations.node_id')
+      .select((eb) => [
+        'allocations.node_id as nodeId',
+        eb.fn.sum<number | string>('pins.size').as('bytes'),
+        eb.fn.countAll<number | string>().as('pins'),
+      ])
+      .where((eb) =>
+        eb.or([
+          eb('allocations.status', 'in', ['queued', 'pinning', 'failed']),
+          eb.and([
+            eb('allocations.status', '=', 'pinned'),
+            sql<boolean>`allocations.updated_at > coalesce(nodes.last_seen, 0) - ${REPORT_SKEW_MS}`,
+          ]),
+        ]),
+      )
       .groupBy('allocations.node_id')
       .execute()
-    return new Map(rows.map((r) => [r.nodeId, Number(r.bytes)]))
+    return new Map(rows.map((r) => [r.nodeId, { bytes: Number(r.bytes), pins: Number(r.pins) }]))
   }
 
   /** Deletes an allocation the node reported `unpinned`. Appends no change. */

@@ -24,6 +24,8 @@ export interface FsBlockstoreOptions {
   logger: Logger
   /** Told of each block that failed its hash check on a read (after the read was refused). */
   onCorrupt?: (cid: CID) => void
+  /** Benchmarks only (`bench/read.ts` measures the cost): `false` skips the hash check on reads. */
+  verifyReads?: boolean
 }
 
 /** Key of a block in memory maps: its multihash, hex. */
@@ -72,6 +74,7 @@ export class FsBlockstore implements Blockstore {
   #failure: unknown
   #closed = false
   readonly #onCorrupt: ((cid: CID) => void) | undefined
+  readonly #verifyReads: boolean
 
   constructor(paths: StoragePaths, index: RepoIndex, options: FsBlockstoreOptions) {
     this.#paths = paths
@@ -80,6 +83,7 @@ export class FsBlockstore implements Blockstore {
     this.#batchBlocks = Math.max(1, options.batchBlocks ?? 4096)
     this.#batchBytes = Math.max(1, options.batchBytes ?? 64 * 1024 * 1024)
     this.#onCorrupt = options.onCorrupt
+    this.#verifyReads = options.verifyReads ?? true
   }
 
   /**
@@ -231,6 +235,7 @@ export class FsBlockstore implements Blockstore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BlockNotFoundError(cid)
       throw err
     }
+    if (!this.#verifyReads) return bytes
     try {
       await verifyBlock(cid, bytes)
     } catch (err) {

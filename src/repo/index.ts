@@ -21,4 +21,4 @@ export {
 } from './repo.ts'
 export type { RepoConfig } from './repo-config.ts'
 export type { StoragePathInfo } from './storage-paths.ts'
-export type { VerifyOptions, VerifyResult } from './verify.ts'
+export type { ReadThrottle, VerifyOptions, VerifyResult } from './verify.ts'

@@ -66,6 +66,8 @@ export interface OpenRepoOptions {
    * fetches the pins it names from another copy. Must not throw.
    */
   onCorruptBlock?: (cid: CID) => void
+  /** Benchmarks only: `false` serves blocks unverified, to measure what verification costs. */
+  verifyReads?: boolean
 }
 
 /** A machine's local repository. Open with {@link openRepo}; one process at a time. */
@@ -90,7 +92,8 @@ export interface Repo {
    * must never name an incomplete DAG): returns those pins' CIDs, for the caller to fetch
    * back from another copy. Re-reads the block from disk first: when it now verifies (a
    * passing fault), nothing is removed and the result is empty. Holds the add lock
-   * exclusively (waits for running adds); concurrent calls for one block are harmless.
+   * exclusively as a new holder, also when called from inside an add (it waits for running
+   * adds, so an add must never await it); concurrent calls for one block are harmless.
    */
   dropCorrupt(cid: CID): Promise<CID[]>
   /** Re-hashes every block; see `verify.ts`. Damaged pins are reported, never removed. */
@@ -152,6 +155,7 @@ export async function openRepo(dir: string, options: OpenRepoOptions = {}): Prom
     if (options.batchBlocks !== undefined) blockOptions.batchBlocks = options.batchBlocks
     if (options.batchBytes !== undefined) blockOptions.batchBytes = options.batchBytes
     if (options.onCorruptBlock !== undefined) blockOptions.onCorrupt = options.onCorruptBlock
+    if (options.verifyReads !== undefined) blockOptions.verifyReads = options.verifyReads
     const blocks = new FsBlockstore(paths, index, blockOptions)
     return new OpenRepo(dir, config, paths, index, blocks, lock, log)
   } catch (err) {
@@ -289,7 +293,9 @@ class OpenRepo implements Repo {
   }
 
   dropCorrupt(cid: CID): Promise<CID[]> {
-    return this.#addLock.exclusive(async () => {
+    // detached: it is called from reads, also those inside an add (a fetch walking what the
+    // repo holds), and runs once that add has failed on the block and let go of the lock
+    return this.#addLock.exclusiveDetached(async () => {
       const mh = cid.multihash.bytes
       const row = this.#index.getBlock(mh)
       if (row !== undefined) {

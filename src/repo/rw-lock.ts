@@ -43,6 +43,16 @@ export class RwLock {
     }
   }
 
+  /**
+   * Like `exclusive`, but always as a new holder, whatever lock the caller's async context
+   * holds: for work started from inside a holder that must not wait for it (a read inside an
+   * add that met a corrupt block). It waits until current holders finish, so a holder must
+   * never await it (that would deadlock).
+   */
+  exclusiveDetached<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#als.exit(() => this.exclusive(fn))
+  }
+
   #acquire(mode: Mode): Promise<void> {
     if (this.#queue.length === 0 && this.#canGrant(mode)) {
       this.#take(mode)

@@ -16,9 +16,19 @@ export interface VerifyResult {
   damagedPins: CID[]
 }
 
+/**
+ * Paces reads by bytes (a token bucket such as the transfer layer's bandwidth limiter):
+ * `take` resolves when `bytes` more may be read; one throttle may be shared by several runs.
+ */
+export interface ReadThrottle {
+  take(bytes: number): Promise<void>
+}
+
 export interface VerifyOptions extends ProgressOptions<ProgressEvent<'verify:progress', { checked: number }>> {
   /** Remove corrupt and missing blocks from index and disk, to be fetched again. */
   drop?: boolean
+  /** Caps the read rate, so a scrub leaves the disk to serving (unthrottled when absent). */
+  throttle?: ReadThrottle
 }
 
 const READ_CONCURRENCY = 8
@@ -42,6 +52,7 @@ export async function verifyRepo(
       const cid = cidOf(row.cid)
       let bytes: Uint8Array
       try {
+        await options.throttle?.take(row.size)
         bytes = await blocks.readRow(row, { uncached: true })
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err

@@ -5,6 +5,7 @@ import {
   type AllocatorNode,
   type AllocatorPin,
   decideAllocations,
+  storedBytesEstimate,
 } from '../../src/coordinator/cluster/allocator.ts'
 
 const GB = 2 ** 30
@@ -49,8 +50,9 @@ describe('allocator', () => {
     assert.deepEqual(decideAllocations(pin(2, 2), nodes, []).allocate, ['eu1', 'eu2'])
   })
 
-  it('never allocates to a node without room for the pin', () => {
-    const nodes = [node('small', 500), node('big', 5000), node('exact', 1000)]
+  it('never allocates to a node without room for the pin and its DAG framing', () => {
+    // 'tight' has room for the file bytes only: the DAG around them would not fit
+    const nodes = [node('small', 500), node('big', 5000), node('exact', storedBytesEstimate(1000)), node('tight', 1000)]
     const d = decideAllocations(pin(3, 3, 1000), nodes, [])
     assert.deepEqual(d.allocate, ['big', 'exact'])
     assert.equal(d.underReplicated, true)

@@ -1,33 +1,12 @@
 import assert from 'node:assert/strict'
-import { open, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { postUpload, randomBytes, uploadForm } from '../coordinator/uploads-helpers.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
+import { flipPackBytes } from '../helpers/flip-pack-bytes.ts'
 import { killAll, type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
 
 const SECRET = 'bitrot-repair-secret-0123456789'
-
-/** Flips one byte in the middle of every pack file under `dir` (recursively). */
-async function flipPackBytes(dir: string): Promise<number> {
-  let flipped = 0
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.pack')) continue
-    const handle = await open(join(entry.parentPath, entry.name), 'r+')
-    try {
-      const { size } = await handle.stat()
-      const at = Math.floor(size / 2)
-      const byte = Buffer.alloc(1)
-      await handle.read(byte, 0, 1, at)
-      byte[0] = (byte[0] as number) ^ 0xff
-      await handle.write(byte, 0, 1, at)
-      flipped++
-    } finally {
-      await handle.close()
-    }
-  }
-  return flipped
-}
 
 describe('bit rot in the coordinator repo (real processes)', () => {
   let coordinator: CoordinatorProcess

@@ -585,7 +585,10 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       assert.equal((await reg.allocations.get(failed, node.id))?.attempts, 4, 'a resent report changes nothing')
       await reg.allocations.setStatus(pinned, node.id, 'pinned')
       await reg.allocations.deallocate(unpinning, node.id)
-      assert.equal((await reg.allocations.promisedBytes()).get(node.id), 1200, 'queued + failed, not pinned or unpinning')
+      await reg.nodes.heartbeat(node.id, { at: Date.now() - 5000 })
+      assert.deepEqual((await reg.allocations.promisedBytes()).get(node.id), { bytes: 1230, pins: 3 }, 'a copy pinned after the last report is still promised')
+      await reg.nodes.heartbeat(node.id, { at: Date.now() + 5000 })
+      assert.deepEqual((await reg.allocations.promisedBytes()).get(node.id), { bytes: 1200, pins: 2 }, 'queued + failed, not reported pinned or unpinning')
     })
 
     it('allocation changes get increasing seq and changesSince returns them in order', async () => {

@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite'
 import type { CID } from 'multiformats/cid'
 import { importBytes } from '../../src/core/index.ts'
 import { initRepo, openRepo } from '../../src/repo/index.ts'
+import { createBandwidthLimiter } from '../../src/transfer/index.ts'
 import { pseudoRandom, tempDir, walkAll } from './helpers.ts'
 
 /** The pack file holding `cid` (with batchBlocks: 1, a pack holds exactly one block). */
@@ -60,5 +61,26 @@ describe('verify', () => {
     await importBytes(pseudoRandom(1_000_000, 1), repo.blocks)
     assert.deepEqual((await repo.verify()).damagedPins, [])
     await repo.close()
+  })
+
+  it('a throttled verify reads no faster than its cap (the scrub leaves the disk to serving)', async () => {
+    const dir = await tempDir()
+    await initRepo(dir)
+    const repo = await openRepo(dir)
+    try {
+      await importBytes(pseudoRandom(2_000_000, 3), repo.blocks)
+      const { bytes } = await repo.stat()
+      const bytesPerSecond = 4_000_000
+      const burstBytes = 64 * 1024
+      const started = performance.now()
+      const result = await repo.verify({ throttle: createBandwidthLimiter(bytesPerSecond, { burstBytes }) })
+      const ms = performance.now() - started
+      assert.equal(result.checked, (await repo.stat()).blocks)
+      const floorMs = ((bytes - burstBytes) / bytesPerSecond) * 1000
+      assert.ok(ms >= floorMs * 0.95, `${bytes} bytes verified in ${ms.toFixed(0)} ms at a cap of ${bytesPerSecond} B/s (at least ${floorMs.toFixed(0)} ms)`)
+      assert.ok(ms < floorMs + 10_000, `throttled verify took ${ms.toFixed(0)} ms`)
+    } finally {
+      await repo.close()
+    }
   })
 })

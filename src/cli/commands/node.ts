@@ -26,6 +26,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('--chunk-size <n>', 'executor: queue items loaded at a time (default 10000)')
     .option('--concurrency <n>', 'executor: pins at once (default 4)')
     .option('--repair-interval <duration>', 'verify and repair every … (default 1h, 0 = on demand only)')
+    .option('--repair-bandwidth <rate>', 'read rate cap of a repair run, e.g. 50MB/s (default 100MB/s, 0 = none)')
     .option('--report-interval <duration>', 'capacity report every … (default 5s)')
     .option('--ingest-poll <duration>', 'drop-folder poll interval (default 2s)')
     .option('--drain-time <duration>', 'at SIGTERM/SIGINT, how long peer requests in flight may finish (default 10s)')

@@ -81,6 +81,16 @@ export interface AllocatorOptions {
 
 export const DEFAULT_MAX_ATTEMPTS = 3
 
+/**
+ * Repo bytes `pins` pins of `bytes` file bytes in all may take: a pin's size counts file
+ * bytes, its DAG adds UnixFS framing and parent blocks (~0.03 % for chunked files, a few
+ * dozen bytes for a tiny one). 1 % + 1 KiB per pin bounds that, so a copy that fits on
+ * paper fits on disk.
+ */
+export function storedBytesEstimate(bytes: number, pins = 1): number {
+  return bytes + Math.ceil(bytes / 100) + 1024 * pins
+}
+
 const ACTIVE: ReadonlySet<AllocatorAllocationStatus> = new Set(['queued', 'pinning', 'pinned', 'failed'])
 const KEEP_RANK: Record<AllocatorAllocationStatus, number> = {
   pinned: 4,
@@ -133,8 +143,9 @@ export function decideAllocations(
   const holding = new Set(active.map((a) => a.nodeId))
   const usedTags = new Set(keptIds.map((id) => byId.get(id)).filter((n) => n !== undefined).map(tagOf))
   let candidates = usable.filter((n) => !holding.has(n.id))
-  const tooSmall = candidates.filter((n) => n.available < pin.size).length
-  candidates = candidates.filter((n) => n.available >= pin.size)
+  const needed = storedBytesEstimate(pin.size)
+  const tooSmall = candidates.filter((n) => n.available < needed).length
+  candidates = candidates.filter((n) => n.available >= needed)
   while (keptIds.length + allocate.length < goal && candidates.length > 0) {
     const fresh = options.failureDomainTag ? candidates.filter((n) => !usedTags.has(tagOf(n))) : []
     const pool = fresh.length > 0 ? fresh : candidates

@@ -4,7 +4,7 @@ import { type ClusterSecret, COORDINATOR_AUDIENCE, clusterSecret, type StatusEnt
 import { PinfoldError } from '../../core/index.ts'
 import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
 import { bearerSource } from '../../transfer/fetch/index.ts'
-import { type AllocationDecision, type AllocatorNode, DEFAULT_MAX_ATTEMPTS, decideAllocations, type NodeState } from './allocator.ts'
+import { type AllocationDecision, type AllocatorNode, DEFAULT_MAX_ATTEMPTS, decideAllocations, type NodeState, storedBytesEstimate } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
 import { GatewayVouching } from './gateway-vouching.ts'
@@ -807,7 +807,8 @@ export class ClusterService {
     const promised = await this.#registry.allocations.promisedBytes()
     return [...this.#nodes.values()].map((n) => {
       const node = toAllocatorNode(n, this.#timeouts, now, this.#graceFrom(n.id))
-      takeSpace(node, promised.get(n.id) ?? 0)
+      const taken = promised.get(n.id)
+      if (taken !== undefined) takeSpace(node, storedBytesEstimate(taken.bytes, taken.pins))
       return node
     })
   }
@@ -879,7 +880,7 @@ export class ClusterService {
       touched.push(nodeId)
       // later pins of this pass see the space this one takes
       const node = fleet.find((n) => n.id === nodeId)
-      if (node) takeSpace(node, pin.size)
+      if (node) takeSpace(node, storedBytesEstimate(pin.size))
     }
     for (const nodeId of decision.deallocate) {
       await this.#registry.allocations.deallocate(pin.cid, nodeId)

@@ -158,6 +158,8 @@ export const CoordinatorConfigSchema = Type.Object(
           description: "the origin repo's staged copy goes once this many copies on nodes passed a storage challenge (min / max replication; −1 = every usable node), or is kept",
         }),
         storageProofIntervalSeconds: Type.Number({ minimum: 0, maximum: 86400, default: 60, description: 'the leader challenges every copy of one pin (round robin) this often; 0 = never' }),
+        maxAttemptsBeforeMove: Type.Integer({ minimum: 1, maximum: 1000, default: 3, description: 'failed attempts after which a copy moves to another node with room' }),
+        scrubBytesPerSecond: Type.Number({ minimum: 0, default: 100_000_000, description: 'read rate cap of the origin repo scrub, so it leaves the disk to serving; 0 = no cap' }),
       },
       { default: {} },
     ),

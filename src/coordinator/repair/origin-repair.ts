@@ -1,7 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { Logger } from 'pino'
 import type { Repo } from '../../repo/index.ts'
-import { bearerSource, fetchDag } from '../../transfer/fetch/index.ts'
+import { bearerSource, createBandwidthLimiter, fetchDag } from '../../transfer/fetch/index.ts'
 import type { ClusterService } from '../cluster/index.ts'
 import type { CoordinatorMetrics } from '../metrics/coordinator-metrics.ts'
 
@@ -15,7 +15,14 @@ export interface OriginRepairOptions {
   /** Between scrubs; 0 = never. The first scrub runs `firstScrubDelayMs` after `start`. */
   scrubIntervalMs: number
   firstScrubDelayMs?: number
+  /** Read rate cap of a scrub's verify; 0 or absent = none. */
+  scrubBytesPerSecond?: number
+  /** A damaged pin no node could give back is tried again this often (default 30 s). */
+  retryMs?: number
 }
+
+/** Retries of a failed fetch-back (an hour at the default `retryMs`). */
+const MAX_RETRIES = 120
 
 /**
  * Keeps the origin repo whole from the storage nodes' copies. A read that meets a corrupt
@@ -23,12 +30,16 @@ export interface OriginRepairOptions {
  * at once from nodes reporting them pinned (`fetchDag`, every block verified, with the peer
  * token bound to each node that `locate` gives); the scrub does the same for every block
  * (`verify --drop`), and so also for DAGs left incomplete by a `repo verify --drop` run while
- * the coordinator was stopped. A pin no node holds stays dropped and is logged
- * (`unrepaired`). Repairs of one pin never run twice at once; scrubs never overlap.
+ * the coordinator was stopped. A pin no node could give back (none holds it, or none is
+ * connected yet — the first scrub runs seconds after a start) is logged (`unrepaired`) and
+ * tried again every `retryMs` until it is whole, so it is never left dropped for ever.
+ * Repairs of one pin never run twice at once; scrubs never overlap.
  */
 export class OriginRepairer {
   readonly #options: OriginRepairOptions
   readonly #inFlight = new Map<string, Promise<void>>()
+  /** Damaged pins whose last fetch-back failed, retried on a timer, with the failures so far. */
+  readonly #unrepaired = new Map<string, { pin: CID; failures: number }>()
   #timers: NodeJS.Timeout[] = []
   #scrub: Promise<void> | undefined
   #stopped = false
@@ -39,9 +50,12 @@ export class OriginRepairer {
 
   start(): void {
     const { scrubIntervalMs, firstScrubDelayMs = 10_000 } = this.#options
-    if (scrubIntervalMs <= 0) return
-    const run = () => void this.scrub()
-    this.#timers = [setTimeout(run, firstScrubDelayMs), setInterval(run, scrubIntervalMs)]
+    // retries serve read-path repairs too, so they run whether or not scrubs do
+    this.#timers = [setInterval(() => void this.retryUnrepaired(), this.#options.retryMs ?? 30_000)]
+    if (scrubIntervalMs > 0) {
+      const run = () => void this.scrub()
+      this.#timers.push(setTimeout(run, firstScrubDelayMs), setInterval(run, scrubIntervalMs))
+    }
     for (const t of this.#timers) t.unref?.()
   }
 
@@ -65,7 +79,8 @@ export class OriginRepairer {
   async #runScrub(): Promise<void> {
     const { repo, logger } = this.#options
     try {
-      const result = await repo.verify({ drop: true })
+      const rate = this.#options.scrubBytesPerSecond ?? 0
+      const result = await repo.verify({ drop: true, ...(rate > 0 ? { throttle: createBandwidthLimiter(rate) } : {}) })
       for (const pin of result.damagedPins) {
         if (this.#stopped) return
         await repo.pins.rm(pin)
@@ -76,6 +91,14 @@ export class OriginRepairer {
       else logger.info(summary, 'scrub: origin repo verified')
     } catch (err) {
       logger.error({ err }, 'scrub failed')
+    }
+  }
+
+  /** Fetches every damaged pin whose fetch-back failed again (the retry timer's work). */
+  async retryUnrepaired(): Promise<void> {
+    for (const { pin } of [...this.#unrepaired.values()]) {
+      if (this.#stopped) return
+      await this.refetch(pin)
     }
   }
 
@@ -96,8 +119,8 @@ export class OriginRepairer {
     const { sources: [located], tokens } = await cluster.locate([pin.toString()])
     const urls = (located?.urls ?? []).filter((url) => url !== self)
     if (urls.length === 0) {
-      metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
-      logger.error({ cid: pin.toString() }, 'repair: no storage node holds a copy of a damaged pin')
+      this.#failed(pin)
+      logger.error({ cid: pin.toString() }, 'repair: no storage node holds a copy of a damaged pin (will retry)')
       return
     }
     // each node gets the token bound to it, never one another node could replay
@@ -107,12 +130,27 @@ export class OriginRepairer {
         await fetchDag(pin, repo.blocks, { sources })
         await repo.pins.add(pin, { recursive: true })
       })
+      this.#unrepaired.delete(pin.toString())
       metrics.corruptBlocks.inc({ outcome: 'repaired' })
       logger.warn({ cid: pin.toString(), sources: urls.length }, 'repair: damaged pin fetched back from storage nodes')
     } catch (err) {
-      metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
-      logger.error({ err, cid: pin.toString() }, 'repair: fetching a damaged pin back failed')
+      this.#failed(pin)
+      logger.error({ err, cid: pin.toString() }, 'repair: fetching a damaged pin back failed (will retry)')
     }
+  }
+
+  /**
+   * Counts a failed fetch-back once per pin and keeps the pin for the retry timer, at most
+   * `MAX_RETRIES` times (a pin released meanwhile, or held by no node, is not retried for ever).
+   */
+  #failed(pin: CID): void {
+    const key = pin.toString()
+    const failures = (this.#unrepaired.get(key)?.failures ?? 0) + 1
+    if (failures === 1) this.#options.metrics.corruptBlocks.inc({ outcome: 'unrepaired' })
+    if (failures > MAX_RETRIES) {
+      this.#unrepaired.delete(key)
+      this.#options.logger.error({ cid: key, failures }, 'repair: giving up on a damaged pin no storage node gave back')
+    } else this.#unrepaired.set(key, { pin, failures })
   }
 
   async close(): Promise<void> {

@@ -190,6 +190,8 @@ class DagFetch {
   readonly #have = new Map<string, number>()
   /** CIDs queued or being fetched. */
   readonly #scheduled = new Set<string>()
+  /** CIDs the store holds but whose bytes failed their hash check: fetched as if missing. */
+  readonly #corrupt = new Set<string>()
   readonly #queue: Task[] = []
   readonly #failures: SourceFailure[] = []
   #active = 0
@@ -255,7 +257,7 @@ class DagFetch {
 
   /**
    * Walks the present part of the DAG from `cid` (depth-first), recording present blocks
-   * and queueing each missing CID. Store failures are wrapped in `LocalFailure`.
+   * and queueing each missing or corrupt CID. Store failures are wrapped in `LocalFailure`.
    */
   async #scan(cid: CID, depth: number): Promise<void> {
     const stack: CID[] = [cid]
@@ -272,7 +274,10 @@ class DagFetch {
       try {
         if (await this.#store.has(next)) bytes = await this.#store.get(next)
       } catch (err) {
-        throw new LocalFailure(err)
+        // a held block that fails its hash check is fetched like a missing one (the store
+        // repairs it meanwhile), so one pass finds every bad block rather than one per attempt
+        if ((err as { code?: unknown }).code !== 'ERR_BLOCK_CORRUPT') throw new LocalFailure(err)
+        this.#corrupt.add(key)
       }
       if (bytes === undefined) {
         this.#enqueue(next, depth)
@@ -356,7 +361,7 @@ class DagFetch {
     try {
       let present: boolean
       try {
-        present = await this.#store.has(task.cid)
+        present = !this.#corrupt.has(task.cid.toString()) && (await this.#store.has(task.cid))
       } catch (err) {
         throw new LocalFailure(err)
       }
