@@ -224,8 +224,8 @@ export interface FaultFigures {
   lost: number
   wrongReads: number
   crashes: number
-  /** Milliseconds from the end of the last fault until every status was true again. */
-  statusesTrueAfterMs: number
+  /** Milliseconds from the end of the last fault until every status was true again; null = not within the wait. */
+  statusesTrueAfterMs: number | null
   needlessReallocations: number
   [more: string]: unknown
 }

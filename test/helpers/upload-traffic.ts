@@ -67,7 +67,7 @@ export function startUploadTraffic(url: string, token: string, options: UploadTr
       } catch (error) {
         if (!options.serverMayBeDown) traffic.unexpected.push(`request failed: ${(error as Error).message}`)
         traffic.connectionErrors++
-        await new Promise((resolve) => setTimeout(resolve, 50))
+        await new Promise((resolve) => setTimeout(resolve, 250))
       }
     }
   }
