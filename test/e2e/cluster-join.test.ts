@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
-  clusterSecret,
   type CoordinatorMessage,
+  clusterSecret,
   loadOrCreateNodeIdentity,
   type NodeMessage,
   parseCoordinatorMessage,

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { clusterSecret, issuePeerToken, loadOrCreateNodeIdentity } from '../../src/cluster/index.ts'
-import { coordinatorKeyFromPem } from '../../src/coordinator/cluster/index.ts'
+import { clusterSecret, loadOrCreateNodeIdentity } from '../../src/cluster/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { b64, FakeNode, fromB64 } from '../helpers/fake-node.ts'
 import { type NodeProcess, startNodeProcess, until } from '../helpers/node-process.ts'
+import { peerTokenFor } from '../helpers/peer-token.ts'
 
 const SECRET = 'e2e-cluster-secret-revocation-0123456789'
 /** The identity CID every gateway answers: a probe of whether a token is accepted. */
@@ -30,9 +30,7 @@ describe('a revoked node’s peer token is refused by the other nodes within sec
 
   /** A peer token for `subject` at the node `audience`, as the coordinator hands them out in `sources`. */
   async function tokenFor(subject: string, audience: string): Promise<string> {
-    // SQLite coordinators keep a copy of the registry's signing key in the data dir
-    const key = coordinatorKeyFromPem(await readFile(join(coordinator.dataDir, 'coordinator-key.pem'), 'utf8'))
-    return (await issuePeerToken(key.privateKey, subject, audience, 600)).token
+    return peerTokenFor(coordinator.dataDir, subject, audience)
   }
 
   async function joinScripted(name: string): Promise<{ node: FakeNode; id: string }> {

@@ -16,8 +16,8 @@ import {
   readRepoIndex,
   repoPins,
   startNodeProcess,
-  until,
   type UploadedEntry,
+  until,
 } from '../helpers/node-process.ts'
 import { runPinfold } from '../helpers/run-pinfold.ts'
 

@@ -3,10 +3,9 @@ import { randomBytes, randomInt } from 'node:crypto'
 import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { issuePeerToken } from '../../src/cluster/index.ts'
-import { loadOrCreateCoordinatorKey } from '../../src/coordinator/cluster/index.ts'
 import { type FaultCluster, type FaultFigures, reportFigures, startFaultCluster } from '../helpers/fault-cluster.ts'
 import { type NodeProcess, pinnedOn, until } from '../helpers/node-process.ts'
+import { peerTokenFor } from '../helpers/peer-token.ts'
 import { runPinfold } from '../helpers/run-pinfold.ts'
 import { createThrowawayPostgres, postgresBinDir, type ThrowawayPostgres } from '../helpers/throwaway-postgres.ts'
 import { type AcknowledgedUpload, checkAcknowledged, startUploadTraffic, type UploadTraffic } from '../helpers/upload-traffic.ts'
@@ -291,8 +290,7 @@ describe('fault suite 4: 1 % bitrot in pack files on a node and on the coordinat
       STATUS_WAIT_MS,
     )
     const victim = cluster.nodes.get('a') as NodeProcess
-    const key = await loadOrCreateCoordinatorKey(cluster.coordinator.dataDir)
-    const peer = (await issuePeerToken(key.privateKey, 'pffaults', 600)).token
+    const peer = await peerTokenFor(cluster.coordinator.dataDir, 'pffaults', victim.id)
     const onVictim: AcknowledgedUpload[] = []
     for (const file of files) if (pinnedOn(await cluster.api.pinStatus(file.cid)).includes(victim.id)) onVictim.push(file)
     const reads = {

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { issuePeerToken } from '../../src/cluster/index.ts'
-import { coordinatorKeyFromPem } from '../../src/coordinator/cluster/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { deepDirectory, deepFile, type HostileDag, importHostileDag, putHostileDag, smallHostileDags } from '../helpers/hostile-dags.ts'
 import { killAll, type NodeProcess, startNodeProcess } from '../helpers/node-process.ts'
+import { peerTokenFor } from '../helpers/peer-token.ts'
 
 /** Reads a response to its end: the status, and whether the body arrived whole (not aborted). */
 async function readAll(res: Response): Promise<{ status: number; complete: boolean; bytes: number }> {
@@ -100,8 +97,7 @@ describe('crafted blocks against real processes: never a crash, never a truncate
   })
 
   it("a node's gateway survives the same DAGs once it holds them", async () => {
-    const key = coordinatorKeyFromPem(await readFile(join(coordinator.dataDir, 'coordinator-key.pem'), 'utf8'))
-    const peer = (await issuePeerToken(key.privateKey, 'pftest', node.id, 300)).token
+    const peer = await peerTokenFor(coordinator.dataDir, 'pftest', node.id)
     const nodeRead = (cid: string) => fetch(`${node.gatewayUrl}/ipfs/${cid}`, { headers: { authorization: `Bearer ${peer}` } })
     for (const dag of dags) {
       await waitFor(`node holds ${dag.description}`, async () => (await nodeRead(`${dag.root}?format=raw`)).status === 200)

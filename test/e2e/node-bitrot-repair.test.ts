@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { issuePeerToken } from '../../src/cluster/index.ts'
-import { coordinatorKeyFromPem } from '../../src/coordinator/cluster/index.ts'
 import { randomBytes } from '../coordinator/uploads-helpers.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { flipPackBytes } from '../helpers/flip-pack-bytes.ts'
 import { type ClusterApi, clusterApi, killAll, type NodeProcess, pinnedOn, startNodeProcess, until } from '../helpers/node-process.ts'
+import { peerTokenFor } from '../helpers/peer-token.ts'
 import { runPinfold } from '../helpers/run-pinfold.ts'
 
 const SECRET = 'node-bitrot-repair-secret-0123456789'
@@ -68,8 +66,7 @@ describe('bit rot on a storage node and an offline verify --drop (real processes
 
   it("a read of a node's rotten block answers an error, never 200 with wrong bytes, and the node re-fetches it from a peer at once", async () => {
     const [damaged] = nodes as [NodeProcess]
-    const key = coordinatorKeyFromPem(await readFile(join(coordinator.dataDir, 'coordinator-key.pem'), 'utf8'))
-    const peer = (await issuePeerToken(key.privateKey, 'pftest', damaged.id, 300)).token
+    const peer = await peerTokenFor(coordinator.dataDir, 'pftest', damaged.id)
     const read = (i: number) =>
       outcome(fetch(`${damaged.gatewayUrl}/ipfs/${cids[i]}`, { headers: { authorization: `Bearer ${peer}` } }), files[i]?.bytes as Uint8Array)
     assert.ok((await flipPackBytes(damaged.repo, 16)) > 0)
