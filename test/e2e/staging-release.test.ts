@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { loadOrCreateNodeIdentity, STORAGE_PROOF_PATH } from '../../src/cluster/index.ts'
+import { answerIdentityChallenge, GATEWAY_IDENTITY_PATH, loadOrCreateNodeIdentity, STORAGE_PROOF_PATH } from '../../src/cluster/index.ts'
 import { randomBytes } from '../coordinator/uploads-helpers.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
 import { FakeNode, fromB64, signedJoin } from '../helpers/fake-node.ts'
@@ -74,10 +74,15 @@ describe('a node that lies about holding a DAG (real coordinator, scripted node)
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pinfold-liar-'))
+    const identity = await loadOrCreateNodeIdentity(dir)
     coordinator = await startCoordinatorProcess({ env: FAST })
-    // the liar's "gateway": answers every challenge with made-up digests and holds no block
+    // the liar's "gateway": proves the node's identity (so the coordinator vouches for it),
+    // answers every storage challenge with made-up digests and holds no block
     gateway = createServer((req, res) => {
-      if (req.url?.startsWith(STORAGE_PROOF_PATH)) {
+      const url = new URL(req.url ?? '/', 'http://x')
+      if (url.pathname === GATEWAY_IDENTITY_PATH) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answerIdentityChallenge(identity, url.searchParams.get('nonce') ?? '')))
+      } else if (req.url?.startsWith(STORAGE_PROOF_PATH)) {
         challenges++
         const cids = new URL(req.url, 'http://x').searchParams.getAll('cid')
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ digests: cids.map(() => '00'.repeat(32)) }))
