@@ -14,7 +14,8 @@ describe('bit rot in the coordinator repo (real processes)', () => {
   let token: string
 
   before(async () => {
-    coordinator = await startCoordinatorProcess({ env: { PINFOLD_CLUSTER_SECRET: SECRET } })
+    // staged copies kept: the rot must hit blocks the coordinator still holds
+    coordinator = await startCoordinatorProcess({ env: { PINFOLD_CLUSTER_SECRET: SECRET, PINFOLD_CLUSTER_STAGING_RELEASE: 'keep' } })
     token = await coordinator.token()
     node = await startNodeProcess({ join: coordinator.url, secret: SECRET, args: ['--report-interval', '300ms'] })
   })

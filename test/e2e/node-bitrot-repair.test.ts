@@ -38,7 +38,8 @@ describe('bit rot on a storage node and an offline verify --drop (real processes
   let token: string
   const files = Array.from({ length: FILES }, (_, i) => ({ path: `rot-${i}.bin`, bytes: randomBytes(FILE_BYTES, 101 + i) }))
   let cids: string[] = []
-  const env = { PINFOLD_CLUSTER_SECRET: SECRET, PINFOLD_CLUSTER_RECONCILE_INTERVAL_SECONDS: '0.3' }
+  // the coordinator keeps its staged copies, so the offline verify --drop below has blocks to drop
+  const env = { PINFOLD_CLUSTER_SECRET: SECRET, PINFOLD_CLUSTER_RECONCILE_INTERVAL_SECONDS: '0.3', PINFOLD_CLUSTER_STAGING_RELEASE: 'keep' }
   const nodeArgs = ['--report-interval', '300ms', '--reconnect-max', '500ms']
 
   before(async () => {
