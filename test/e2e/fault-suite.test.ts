@@ -279,7 +279,8 @@ async function readOutcome(response: Promise<Response>, expected: Buffer): Promi
 describe('fault suite 4: 1 % bitrot in pack files on a node and on the coordinator', { timeout: 300_000 }, () => {
   let cluster: FaultCluster
   before(async () => {
-    cluster = await startFaultCluster({ nodes: THREE_NODES, copies: 2, env: TIMEOUTS })
+    // the coordinator keeps its staged copies, so the rot hits blocks it holds as well
+    cluster = await startFaultCluster({ nodes: THREE_NODES, copies: 2, env: { ...TIMEOUTS, PINFOLD_CLUSTER_STAGING_RELEASE: 'keep' } })
   })
   after(() => cluster?.close())
 

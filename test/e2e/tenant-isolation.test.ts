@@ -121,7 +121,8 @@ describe('tenant isolation: knowing a CID grants nothing (real server)', () => {
   }
 
   before(async () => {
-    coordinator = await startCoordinatorProcess()
+    // the origins these tests name are on loopback, which origins may reach only when allow-listed
+    coordinator = await startCoordinatorProcess({ env: { PINFOLD_PINNING_ALLOW_ORIGINS: '127.0.0.1' } })
     const adminToken = await coordinator.token()
     alice = await account(adminToken, 'alice@example.com')
     mallory = await account(adminToken, 'mallory@example.com')

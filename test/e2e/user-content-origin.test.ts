@@ -142,12 +142,14 @@ describe('user content never runs on the portal origin (real pinfold serve)', { 
     await response.body?.cancel()
   })
 
-  it('a share link to an HTML file opens sandboxed, as an attachment', async () => {
+  it('a share link to an HTML file opens sandboxed and never as HTML', async () => {
+    // the link names only the file's CID (nothing above the shared path), so no file name
+    // gives it a type; sniffing never yields an active one
     const link = await share(coordinator, token, { cid: site.dir, path: 'evil.html' })
     const response = await fetch(link)
     assert.equal(response.status, 200)
     assertSandboxed(response, 'share link')
-    assertDownload(response, 'share link')
+    assert.doesNotMatch(response.headers.get('content-type') ?? '', /html|svg|xml/, 'share link: not served as active content')
     assert.equal(await response.text(), HTML)
   })
 
@@ -205,18 +207,25 @@ describe('a separate gateway origin: gateway.listen and the subdomain gateway (r
   it('serves content on <base32 cid>.ipfs.<gateway host> as is, and redirects the path form there', async () => {
     const link = await share(coordinator, token, { cid: site.dir, path: 'evil.html' })
     assert.ok(link.startsWith(`http://${gatewayHost}/ipfs/`), `share links point at the gateway origin: ${link}`)
-    const query = new URL(link).search
-    const pathForm = await requestWithHost(`${gateway}/ipfs/${site.dir}/evil.html${query}`, { host: gatewayHost })
+    const auth = { authorization: `Bearer ${token}` }
+    const pathForm = await requestWithHost(`${gateway}/ipfs/${site.dir}/evil.html`, { host: gatewayHost, headers: auth })
     assert.equal(pathForm.status, 301)
     const location = String(pathForm.headers.location)
-    assert.equal(location, `http://${site.dir}.ipfs.${gatewayHost}/evil.html${query}`)
+    assert.equal(location, `http://${site.dir}.ipfs.${gatewayHost}/evil.html`)
     const target = new URL(location)
-    const served = await requestWithHost(`${gateway}${target.pathname}${target.search}`, { host: target.host })
+    const served = await requestWithHost(`${gateway}${target.pathname}${target.search}`, { host: target.host, headers: auth })
     assert.equal(served.status, 200, served.body)
     assert.equal(served.body, HTML)
     assert.match(String(served.headers['content-type']), /^text\/html/)
     assert.equal(served.headers['content-security-policy'], undefined, 'its own origin: not sandboxed')
     assert.equal(served.headers['content-disposition'], undefined, 'its own origin: rendered inline')
+    // the share link itself opens on its CID's own origin too
+    const shared = await requestWithHost(`${gateway}${new URL(link).pathname}${new URL(link).search}`, { host: gatewayHost })
+    assert.equal(shared.status, 301)
+    const sharedTarget = new URL(String(shared.headers.location))
+    const opened = await requestWithHost(`${gateway}${sharedTarget.pathname}${sharedTarget.search}`, { host: sharedTarget.host })
+    assert.equal(opened.status, 200, opened.body)
+    assert.equal(opened.body, HTML)
   })
 
   it('the portal learns where content links point', async () => {
