@@ -134,6 +134,15 @@ describe('allocator', () => {
     assert.deepEqual([nowhere.allocate, nowhere.deallocate], [[], []], 'with no other node it stays and keeps retrying')
   })
 
+  it('a copy that failed because its sources could not deliver stays (another node would fail alike)', () => {
+    const nodes = [node('a', 10 * GB), node('b', 5 * GB), node('c', 1 * GB)]
+    const sourcesDown = { nodeId: 'a', status: 'failed' as const, attempts: 5, reason: 'ERR_FETCH_FAILED: no source delivered the DAG' }
+    const stays = decideAllocations(pin(2, 2), nodes, [sourcesDown, { ...sourcesDown, nodeId: 'b' }])
+    assert.deepEqual([stays.allocate, stays.deallocate], [[], []])
+    const full = decideAllocations(pin(2, 2), nodes, [{ ...sourcesDown, reason: 'ERR_STORAGE_FULL: no room' }, alloc('b')])
+    assert.deepEqual([full.allocate, full.deallocate], [['c'], ['a']], 'a failure of the node itself still moves')
+  })
+
   it('counts only pinned copies on nodes that are up as live', () => {
     const nodes = [node('a', GB), node('b', GB, { state: 'down' }), node('c', GB), node('d', GB)]
     const d = decideAllocations(pin(3, 3), nodes, [alloc('a'), alloc('b'), { nodeId: 'c', status: 'failed', attempts: 1 }, alloc('d', 'queued')])

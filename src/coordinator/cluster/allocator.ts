@@ -7,7 +7,7 @@
  * - `min`/`max` −1 mean every usable node; otherwise the goal is `max` copies (at least `min`).
  * - Existing allocations on nodes that still count are kept ("healthy": queued, pinning,
  *   pinned or failed-and-retrying on a node that is up or only briefly down). A copy that
- *   failed `maxAttempts` times is stuck: it moves to another node with room (its allocation
+ *   failed `maxAttempts` times, for a reason of its own (not its sources'), is stuck: it moves to another node with room (its allocation
  *   is released once a replacement is allocated); without one it stays and keeps retrying.
  * - New copies go to usable nodes (up, not draining, not revoked) with room for the pin
  *   (available ≥ size), preferring a failure-domain tag value not yet used by the pin, then
@@ -53,7 +53,16 @@ export interface AllocatorAllocation {
   status: AllocatorAllocationStatus
   /** Failed attempts the node reported (0 when unknown). */
   attempts?: number
+  /** Why the last attempt failed, as the node reported it (`CODE: message`). */
+  reason?: string | null
 }
+
+/**
+ * Failures a move cannot cure: the DAG's sources (the coordinator's staged copy, other
+ * nodes) could not deliver it, e.g. while the coordinator restarts. Another node would fail
+ * the same way, so such a copy keeps retrying where it is instead of moving.
+ */
+const SOURCE_FAILURE = /^(ERR_FETCH_FAILED|ERR_SOURCE_FAILED|ERR_CONTROL|ERR_ABORTED)\b/
 
 export interface AllocationDecision {
   /** Nodes to allocate the pin to (in ranking order). */
@@ -117,7 +126,8 @@ export function decideAllocations(
 
   const active = allocations.filter((a) => ACTIVE.has(a.status))
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
-  const isStuck = (a: AllocatorAllocation) => a.status === 'failed' && (a.attempts ?? 0) >= maxAttempts
+  const isStuck = (a: AllocatorAllocation) =>
+    a.status === 'failed' && (a.attempts ?? 0) >= maxAttempts && !SOURCE_FAILURE.test(a.reason ?? '')
   // copies that count: on nodes up or briefly down, not being drained
   const counted = active.filter((a) => {
     const node = byId.get(a.nodeId)

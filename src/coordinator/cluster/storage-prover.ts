@@ -76,7 +76,9 @@ export function createStorageProver(options: StorageProverOptions): StorageProve
     const response = await httpGet(`${url}${STORAGE_PROOF_PATH}?${query}`, { authorization: `Bearer ${token}` }, signal)
     const chunks: Buffer[] = []
     for await (const chunk of response as AsyncIterable<Buffer>) chunks.push(chunk)
-    if (response.statusCode !== 200) return { status: response.statusCode }
+    // a refusal (token not yet accepted, draining, overloaded) proves nothing either way:
+    // only digests the node sends can fail it
+    if (response.statusCode !== 200) throw new Error(`the node answered HTTP ${response.statusCode}`)
     return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
   }
 
