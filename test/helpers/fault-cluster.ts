@@ -181,11 +181,6 @@ export async function startFaultCluster(options: FaultClusterOptions): Promise<F
       for (const cid of cids) {
         const on = queuedOn.get(cid) ?? new Set()
         if (![...on].some((id) => excused.has(id))) extra += Math.max(0, on.size - options.copies)
-        if (process.env.PINFOLD_FAULTS_DEBUG && on.size > options.copies) {
-          const db = new (await import('node:sqlite')).DatabaseSync(join(dataDir, 'registry.sqlite'), { readOnly: true })
-          console.error('DEBUG', cid, JSON.stringify(db.prepare('SELECT * FROM changes WHERE cid = ? ORDER BY seq').all(cid)), JSON.stringify(db.prepare('SELECT * FROM allocations WHERE cid = ?').all(cid)))
-          db.close()
-        }
       }
       return extra
     },
