@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { pino, type Logger } from 'pino'
-import { openRegistry, type Registry } from '../registry/index.ts'
+import { openNotifications, openRegistry, type Registry } from '../registry/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
 import { createAuthenticator } from './auth/authenticator.ts'
 import { createGuessLimiter } from './auth/guess-limiter.ts'
@@ -17,6 +17,7 @@ import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { InvalidConfigError } from './config/load-config.ts'
 import { createEventHub } from './events/event-hub.ts'
+import { replicateEvents } from './events/replicated-event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
 import { GatewayOrigin, listenGateway } from './gateway/index.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
@@ -76,6 +77,8 @@ export async function startCoordinator(
     opened.push(lease)
     const leadership = electLeader(registry, registryUrl, logger)
     opened.push(leadership)
+    const notifications = openNotifications(registryUrl, registry.db, logger.child({ component: 'coordinator:notifications' }))
+    opened.push(notifications)
     // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
     let originRepair: OriginRepairer | undefined
     let selfUrl: string | undefined
@@ -96,7 +99,7 @@ export async function startCoordinator(
     )
     const clusterSecret = secrets.clusterSecret
     const tokens = createTokenService({ secret: secrets.tokenSecret, ttlSeconds: config.auth.tokenTtlSeconds, revocations })
-    const events = createEventHub()
+    const events = replicateEvents(createEventHub(), notifications, logger.child({ component: 'coordinator:events' }))
     opened.push(events)
     const uploads = createUploadService({
       events,
@@ -133,6 +136,7 @@ export async function startCoordinator(
       verifyIngest: createIngestVerifier(repo),
       events,
       isLeader: () => leadership.isLeader,
+      notifications,
     })
     opened.push(cluster)
     originRepair = new OriginRepairer({
@@ -190,6 +194,7 @@ export async function startCoordinator(
     selfUrl = config.publicUrl ?? url
     cluster.setBaseUrl(selfUrl)
     leadership.start()
+    notifications.start()
     cluster.start()
     originRepair.start()
     return {

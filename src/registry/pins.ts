@@ -1,3 +1,4 @@
+import { notifyInTransaction } from './notifications.ts'
 import type { ExpressionBuilder, Selectable } from 'kysely'
 import { CID } from 'multiformats/cid'
 import { rejectControlCharacters } from '../core/control-characters.ts'
@@ -134,12 +135,14 @@ export async function ensurePin(trx: Executor, cid: string, opts: PinOptions = {
 }
 
 /** Adds a reference (idempotent). The pin must exist. */
-export async function addPinReference(trx: Executor, cid: string, ref: PinReference): Promise<void> {
+export async function addPinReference(trx: Executor, ctx: RegistryContext, cid: string, ref: PinReference): Promise<void> {
   await trx
     .insertInto('pin_refs')
     .values({ cid, ref_kind: ref.kind, ref_id: ref.id, account_id: ref.accountId, created_at: now() })
     .onConflict((oc) => oc.columns(['ref_kind', 'ref_id', 'cid']).doNothing())
     .execute()
+  // the leader places new content at once rather than on its next pass
+  await notifyInTransaction(trx, ctx, 'reconcile', cid)
 }
 
 export async function removePinReference(
@@ -346,7 +349,7 @@ export class Pins {
   async addReference(cid: string, ref: PinReference, opts: PinOptions = {}): Promise<Pin> {
     return this.#ctx.db.transaction().execute(async (trx) => {
       const pin = await ensurePin(trx, cid, opts)
-      await addPinReference(trx, cid, ref)
+      await addPinReference(trx, this.#ctx, cid, ref)
       return pin
     })
   }

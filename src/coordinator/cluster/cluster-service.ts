@@ -2,7 +2,7 @@ import { Cron } from 'croner'
 import type { Logger } from 'pino'
 import { type ClusterSecret, clusterSecret, issuePeerToken, type StatusEntry, verifyPeerToken } from '../../cluster/index.ts'
 import { PinfoldError } from '../../core/index.ts'
-import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
+import type { Allocation, Notifications, Pin, Registry, StorageNode } from '../../registry/index.ts'
 import { type AllocationDecision, type AllocatorNode, decideAllocations, type NodeState } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
 import type { CoordinatorKey } from './cluster-keys.ts'
@@ -39,6 +39,11 @@ export interface ClusterOptions {
    * nodes down); one replica at a time does (leader-election.ts). Always, when absent.
    */
   isLeader?: () => boolean
+  /**
+   * Cross-replica wake-ups: feeds of the nodes whose changes another replica committed, and
+   * pins a follower hands to the leader to place at once. Without it, the tick's polls only.
+   */
+  notifications?: Notifications
 }
 
 /** A node as the nodes API shows it. */
@@ -147,6 +152,9 @@ export class ClusterService {
   readonly #syncRunning = new Map<string, { done: () => void; timer: NodeJS.Timeout }>()
   /** Per node: ingests verified one after another, all aborted when the node is revoked. */
   readonly #ingests = new Map<string, { controller: AbortController; chain: Promise<void> }>()
+  /** Pins the leader reconciles in its next batch (see #reconcileOne). */
+  readonly #pendingReconcile = new Set<string>()
+  #reconcileBatch: Promise<void> | undefined
 
   constructor(options: ClusterOptions) {
     this.#options = options
@@ -183,6 +191,7 @@ export class ClusterService {
       this.#running = undefined
       if (!this.#closed) tick()
     })
+    this.#listen()
     this.#cron = new Cron(this.#options.syncSchedule, { timezone: 'UTC' }, () => {
       this.requestSync(undefined, 'schedule')
     })
@@ -195,6 +204,21 @@ export class ClusterService {
     for (const session of [...this.#sessions.values(), ...this.#pending]) session.close(CLOSE_CODES.shutdown, 'coordinator shutting down')
     for (const { timer } of this.#syncRunning.values()) clearTimeout(timer)
     await this.#running?.catch(() => undefined)
+  }
+
+  #listen(): void {
+    const notifications = this.#options.notifications
+    if (notifications === undefined) return
+    notifications.subscribe('feed', (nodeId) => this.notify([nodeId]))
+    notifications.subscribe('reconcile', (cid) => {
+      if (!this.#leader() || this.#closed) return
+      this.#reconcileOne(cid).catch((error: unknown) => this.#log.warn({ err: error, cid }, 'could not reconcile a pin on notice'))
+    })
+    // notices sent while not listening are lost: catch up from the registry
+    notifications.onReconnect(() => {
+      this.notify()
+      this.#wantFullPass('notifications reconnected')
+    })
   }
 
   // ---- control channel -------------------------------------------------------------
@@ -386,8 +410,9 @@ export class ClusterService {
 
   /** Publishes a pin status report to every account referencing the CID and to admins; never throws. */
   async #publishPinStatus(cid: string, nodeId: string, status: string): Promise<void> {
+    // subscribers may be on any replica: the hub carries the event to them
     const events = this.#options.events
-    if (events === undefined || events.size === 0) return
+    if (events === undefined) return
     try {
       const accountIds = await this.#registry.pins.accountsReferencing(cid)
       events.publish({ type: 'pin-status', cid, nodeId, status }, { accountIds, admins: true })
@@ -487,15 +512,35 @@ export class ClusterService {
     return this.#leader()
   }
 
-  /** Reconciles one pin now, in the tick chain (never beside a pass); the leader's next full pass does it elsewhere. */
+  /**
+   * Reconciles one pin now. On the leader: in the tick chain (never beside a pass), batched
+   * with the other pins asked for meanwhile, against a freshly loaded fleet (nodes may have
+   * joined other replicas since the last tick). On a follower: the leader is told to.
+   */
   #reconcileOne(cid: string): Promise<void> {
-    const run = this.#tickChain.then(async () => {
-      if (this.#closed || !this.#leader()) return
+    if (!this.#leader()) return this.#options.notifications?.publish('reconcile', cid) ?? Promise.resolve()
+    this.#pendingReconcile.add(cid)
+    if (this.#reconcileBatch === undefined) {
+      const run = this.#tickChain.then(() => {
+        this.#reconcileBatch = undefined
+        return this.#reconcilePending()
+      })
+      this.#tickChain = run.catch(() => undefined)
+      this.#reconcileBatch = run
+    }
+    return this.#reconcileBatch
+  }
+
+  async #reconcilePending(): Promise<void> {
+    const cids = [...this.#pendingReconcile]
+    this.#pendingReconcile.clear()
+    if (this.#closed || !this.#leader() || cids.length === 0) return
+    await this.#refreshFleet(true)
+    const fleet = await this.#fleetSnapshot()
+    for (const cid of cids) {
       const pin = await this.#registry.pins.get(cid)
-      if (pin) await this.#reconcilePin(pin, await this.#fleetSnapshot())
-    })
-    this.#tickChain = run.catch(() => undefined)
-    return run
+      if (pin) await this.#reconcilePin(pin, fleet)
+    }
   }
 
   // ---- anti-entropy ------------------------------------------------------------------
