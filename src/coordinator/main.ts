@@ -65,12 +65,15 @@ export async function startCoordinator(
   try {
     const metrics = createCoordinatorMetrics()
     const replicaId = randomUUID()
+    /** Where nodes and other replicas reach this one (`publicUrl`, else the listen URL); set once listening. */
+    let selfUrl: string | undefined
     const registryUrl = config.db ?? `sqlite:${join(dataDir, 'registry.sqlite')}`
     const registry = await openRegistry(registryUrl, {
       logger: logger.child({ component: 'coordinator:registry' }),
       onQuery: (durationMs) => metrics.registryQueries.observe(durationMs / 1000),
       waitForDatabaseMs: config.dbStartTimeoutSeconds * 1000,
       replicaId,
+      stagingUrl: () => selfUrl,
     })
     opened.push(registry)
     const lease = createReplicaLease(registry, replicaId, logger.child({ component: 'coordinator:replica' }))
@@ -81,7 +84,6 @@ export async function startCoordinator(
     opened.push(notifications)
     // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
     let originRepair: OriginRepairer | undefined
-    let selfUrl: string | undefined
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
     opened.push(repo)
     const revocations = createRevocationCheck({
@@ -191,8 +193,9 @@ export async function startCoordinator(
     if (gateway !== undefined) opened.push(gateway)
     components.gatewayOrigin.setListenUrls(url, gateway?.url)
     components.usage.start()
-    selfUrl = config.publicUrl ?? url
+    selfUrl = (config.publicUrl ?? url).replace(/\/+$/, '')
     cluster.setBaseUrl(selfUrl)
+    await lease.setUrl(selfUrl)
     leadership.start()
     notifications.start()
     cluster.start()

@@ -35,3 +35,4 @@ export {
   openNotifications,
   postgresNotifications,
 } from './notifications.ts'
+export { Staging } from './staging.ts'

@@ -1,4 +1,5 @@
 import { notifyInTransaction } from './notifications.ts'
+import { recordStaged } from './staging.ts'
 import type { ExpressionBuilder, Selectable } from 'kysely'
 import { CID } from 'multiformats/cid'
 import { rejectControlCharacters } from '../core/control-characters.ts'
@@ -141,6 +142,7 @@ export async function addPinReference(trx: Executor, ctx: RegistryContext, cid: 
     .values({ cid, ref_kind: ref.kind, ref_id: ref.id, account_id: ref.accountId, created_at: now() })
     .onConflict((oc) => oc.columns(['ref_kind', 'ref_id', 'cid']).doNothing())
     .execute()
+  await recordStaged(trx, ctx, cid)
   // the leader places new content at once rather than on its next pass
   await notifyInTransaction(trx, ctx, 'reconcile', cid)
 }
@@ -184,6 +186,7 @@ export async function releasePinIfUnreferenced(trx: Executor, ctx: RegistryConte
       await writeAllocation(trx, ctx, cid, a.node_id, { status: 'unpinning', reason: null })
   }
   await trx.deleteFrom('pins').where('cid', '=', cid).execute()
+  await trx.deleteFrom('staged_content').where('cid', '=', cid).execute()
   return true
 }
 

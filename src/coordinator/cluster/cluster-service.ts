@@ -421,12 +421,17 @@ export class ClusterService {
     }
   }
 
-  /** Where each CID can be fetched: the coordinator (when its origin repo holds it) and nodes that report it pinned. */
+  /**
+   * Where each CID can be fetched: this replica (when its origin repo holds it), the other
+   * live replicas that staged it (nodes present their peer token there too), and nodes that
+   * report it pinned.
+   */
   async locate(cids: string[], excludeNodeId?: string): Promise<{ cid: string; urls: string[] }[]> {
     const out: { cid: string; urls: string[] }[] = []
     for (const cid of cids) {
       const urls: string[] = []
       if (this.#baseUrl && (await (this.#options.originHas?.(cid) ?? Promise.resolve(true)).catch(() => false))) urls.push(this.#baseUrl)
+      for (const url of await this.#registry.staging.sources(cid, this.#baseUrl)) urls.push(url.replace(/\/+$/, ''))
       for (const a of await this.#registry.allocations.listForCid(cid)) {
         if (a.status !== 'pinned' || a.nodeId === excludeNodeId) continue
         const node = this.#nodes.get(a.nodeId) ?? (await this.#registry.nodes.get(a.nodeId))
