@@ -19,6 +19,7 @@ import { InvalidConfigError } from './config/load-config.ts'
 import { createEventHub } from './events/event-hub.ts'
 import { replicateEvents } from './events/replicated-event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
+import { replicateReleases } from './files/replicated-release.ts'
 import { GatewayOrigin, listenGateway } from './gateway/index.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { closeAppWithDrain } from './http/close-app.ts'
@@ -173,7 +174,12 @@ export async function startCoordinator(
         flushIntervalMs: config.billing.requestFlushSeconds * 1000,
       }),
       billing: createBillingService(registry, config.billing),
-      releaseContent: createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
+      releaseContent: replicateReleases(
+        createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
+        notifications,
+        replicaId,
+        logger.child({ component: 'coordinator:release' }),
+      ),
       cluster,
       events,
       gatewayOrigin: new GatewayOrigin({ portalUrl: config.publicUrl, gatewayUrl: config.gateway.publicUrl, subdomains: config.gateway.subdomains }),

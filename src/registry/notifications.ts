@@ -7,11 +7,12 @@ import { type Db, type Executor, parseRegistryUrl, type RegistryContext } from '
  * What replicas tell each other:
  * - `feed`: the change feed of node `<payload>` moved (sent by the transaction that wrote it);
  * - `reconcile`: pin `<payload>` needs the leader's attention (new reference, status report, ingest);
- * - `event`: a live event (JSON) for the subscribers of every replica.
+ * - `event`: a live event (JSON) for the subscribers of every replica;
+ * - `release`: `<replica id> <cid>`: content released through that replica, to drop from every staging repo.
  */
-export type NotificationTopic = 'feed' | 'reconcile' | 'event'
+export type NotificationTopic = 'feed' | 'reconcile' | 'event' | 'release'
 
-const TOPICS: readonly NotificationTopic[] = ['feed', 'reconcile', 'event']
+const TOPICS: readonly NotificationTopic[] = ['feed', 'reconcile', 'event', 'release']
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more. */
 export const MAX_NOTIFICATION_BYTES = 7900
 
