@@ -5,14 +5,12 @@
  * table, then every process is stopped with SIGTERM and the temp directories are removed.
  * Fails with a clear message after 60 s.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { ProcessGroup, type Proc, waitFor } from './process-group.ts'
 
-const BIN = fileURLToPath(new URL('../bin/pinfold.js', import.meta.url))
 const DEADLINE_MS = 60_000
 const NODES = 3
 const COPIES = 2
@@ -24,50 +22,14 @@ const say = (line = '') => {
 process.stdout.on('error', () => undefined)
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`
 
-interface Proc {
-  name: string
-  child: ChildProcess
-  output(): string
-  exited: Promise<number | null>
-}
-
-const procs: Proc[] = []
+const group = new ProcessGroup(say)
+const procs = group.procs
+const run = (name: string, args: string[], env: NodeJS.ProcessEnv): Proc => group.run(name, args, env)
 let root = ''
 
-function run(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const proc = { name, child, output: () => output, exited }
-  procs.push(proc)
-  return proc
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, proc?: Proc): Promise<T> {
-  for (;;) {
-    if (proc && proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode} while waiting for ${what}:\n${proc.output()}`)
-    const value = await Promise.resolve(fn()).catch(() => undefined)
-    if (value !== undefined) return value
-    await new Promise((resolve) => setTimeout(resolve, 150))
-  }
-}
-
-/** SIGTERM every process (nodes first), wait for them to exit (SIGKILL after 10 s), remove the temp dirs. */
+/** Stops every process and removes the temp dirs. */
 async function stopAll(): Promise<void> {
-  for (const proc of [...procs].reverse()) {
-    if (proc.child.exitCode !== null || proc.child.signalCode !== null) continue
-    proc.child.kill('SIGTERM')
-    const timer = setTimeout(() => proc.child.kill('SIGKILL'), 10_000)
-    const code = await proc.exited
-    clearTimeout(timer)
-    say(`  stopped ${proc.name} (exit ${code ?? proc.child.signalCode})`)
-  }
+  await group.stopAll()
   if (root) await rm(root, { recursive: true, force: true })
 }
 

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { pino, type Logger } from 'pino'
-import { openRegistry, type Registry } from '../registry/index.ts'
+import { openNotifications, openRegistry, type Registry } from '../registry/index.ts'
 import { initRepo, openRepo, type Repo } from '../repo/index.ts'
 import { createAuthenticator } from './auth/authenticator.ts'
 import { createGuessLimiter } from './auth/guess-limiter.ts'
@@ -26,7 +26,9 @@ import type { CoordinatorComponents } from './components.ts'
 import type { CoordinatorConfig } from './config/config-schema.ts'
 import { InvalidConfigError } from './config/load-config.ts'
 import { createEventHub } from './events/event-hub.ts'
+import { replicateEvents } from './events/replicated-event-hub.ts'
 import { createContentReleaser } from './files/release-content.ts'
+import { replicateReleases } from './files/replicated-release.ts'
 import { GatewayOrigin, listenGateway } from './gateway/index.ts'
 import { buildCoordinatorApp, type CoordinatorApp } from './http/build-app.ts'
 import { closeAppWithDrain } from './http/close-app.ts'
@@ -74,21 +76,25 @@ export async function startCoordinator(
   try {
     const metrics = createCoordinatorMetrics()
     const replicaId = randomUUID()
+    /** Where nodes and other replicas reach this one (`publicUrl`, else the listen URL); set once listening. */
+    let selfUrl: string | undefined
     const registryUrl = config.db ?? `sqlite:${join(dataDir, 'registry.sqlite')}`
     const registry = await openRegistry(registryUrl, {
       logger: logger.child({ component: 'coordinator:registry' }),
       onQuery: (durationMs) => metrics.registryQueries.observe(durationMs / 1000),
       waitForDatabaseMs: config.dbStartTimeoutSeconds * 1000,
       replicaId,
+      stagingUrl: () => selfUrl,
     })
     opened.push(registry)
     const lease = createReplicaLease(registry, replicaId, logger.child({ component: 'coordinator:replica' }))
     opened.push(lease)
     const leadership = electLeader(registry, registryUrl, logger)
     opened.push(leadership)
+    const notifications = openNotifications(registryUrl, registry.db, logger.child({ component: 'coordinator:notifications' }))
+    opened.push(notifications)
     // a read that meets a corrupt block repairs it from the nodes at once (repairer built below)
     let originRepair: OriginRepairer | undefined
-    let selfUrl: string | undefined
     // a copy newly pinned on a node may let the staged copy go (the releaser is built below)
     let staging: StagingReleaser | undefined
     const repo = await openOriginRepo(resolve(config.repo ?? join(dataDir, 'repo')), logger, (cid) => originRepair?.repairBlock(cid))
@@ -108,7 +114,7 @@ export async function startCoordinator(
     )
     const clusterSecret = secrets.clusterSecret
     const tokens = createTokenService({ secret: secrets.tokenSecret, ttlSeconds: config.auth.tokenTtlSeconds, revocations })
-    const events = createEventHub()
+    const events = replicateEvents(createEventHub(), notifications, logger.child({ component: 'coordinator:events' }))
     opened.push(events)
     const uploads = createUploadService({
       events,
@@ -147,6 +153,7 @@ export async function startCoordinator(
       events,
       isLeader: () => leadership.isLeader,
       onPinned: (cid) => staging?.pinned(cid),
+      notifications,
     })
     opened.push(cluster)
     originRepair = new OriginRepairer({
@@ -170,7 +177,12 @@ export async function startCoordinator(
       peerToken,
       logger: logger.child({ component: 'coordinator:content' }),
     })
-    const releaseContent = createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) })
+    const releaseContent = replicateReleases(
+      createContentReleaser({ registry, repo, logger: logger.child({ component: 'coordinator:release' }) }),
+      notifications,
+      replicaId,
+      logger.child({ component: 'coordinator:release' }),
+    )
     staging = new StagingReleaser({
       repo,
       registry,
@@ -226,9 +238,11 @@ export async function startCoordinator(
     if (gateway !== undefined) opened.push(gateway)
     components.gatewayOrigin.setListenUrls(url, gateway?.url)
     components.usage.start()
-    selfUrl = config.publicUrl ?? url
+    selfUrl = (config.publicUrl ?? url).replace(/\/+$/, '')
     cluster.setBaseUrl(selfUrl)
+    await lease.setUrl(selfUrl)
     leadership.start()
+    notifications.start()
     cluster.start()
     originRepair.start()
     staging.start()

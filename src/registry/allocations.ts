@@ -1,3 +1,4 @@
+import { notifyInTransaction } from './notifications.ts'
 import { type Selectable, sql } from 'kysely'
 import { type Executor, invalidArgument, now, pageSize, type RegistryContext } from './db.ts'
 import type { AllocationsTable } from './schema.ts'
@@ -72,6 +73,8 @@ export async function appendChange(
     .values({ node_id: nodeId, cid, status, ts: now() })
     .returning('seq')
     .executeTakeFirstOrThrow()
+  // every replica holding this node's session wakes its feed once this commits
+  await notifyInTransaction(trx, ctx, 'feed', nodeId)
   return Number(row.seq)
 }
 

@@ -492,7 +492,7 @@ export class Entries {
       }
       await trx.insertInto('entries').values(row).execute()
       await ensurePin(trx, input.cid, { size: input.size, ...input.pin })
-      await addPinReference(trx, input.cid, { kind: 'entry', id: row.id, accountId })
+      await addPinReference(trx, this.#ctx, input.cid, { kind: 'entry', id: row.id, accountId })
       return toEntry(row)
     })
   }

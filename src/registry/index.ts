@@ -27,3 +27,12 @@ export { type OpenRegistryOptions, openRegistry, type Registry } from './registr
 export { type TokenState, TokenRevocations } from './token-revocations.ts'
 export { type Upload, Uploads, type UploadStatus } from './uploads.ts'
 export { Usage, type UsageBucket, USAGE_KINDS, type UsageKind, type UsageTotals } from './usage.ts'
+export {
+  MAX_NOTIFICATION_BYTES,
+  type Notifications,
+  type NotificationTopic,
+  inProcessNotifications,
+  openNotifications,
+  postgresNotifications,
+} from './notifications.ts'
+export { Staging } from './staging.ts'

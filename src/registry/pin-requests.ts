@@ -133,7 +133,7 @@ export class PinRequests {
     }
     await trx.insertInto('pin_requests').values(row).execute()
     await ensurePin(trx, input.cid, { name: input.name ?? null, metadata: input.meta, ...input.pin })
-    await addPinReference(trx, input.cid, { kind: 'pin_request', id: row.requestid, accountId })
+    await addPinReference(trx, this.#ctx, input.cid, { kind: 'pin_request', id: row.requestid, accountId })
     return toPinRequest(row)
   }
 

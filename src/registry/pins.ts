@@ -1,3 +1,5 @@
+import { notifyInTransaction } from './notifications.ts'
+import { recordStaged } from './staging.ts'
 import type { ExpressionBuilder, Selectable } from 'kysely'
 import { CID } from 'multiformats/cid'
 import { rejectControlCharacters } from '../core/control-characters.ts'
@@ -134,12 +136,15 @@ export async function ensurePin(trx: Executor, cid: string, opts: PinOptions = {
 }
 
 /** Adds a reference (idempotent). The pin must exist. */
-export async function addPinReference(trx: Executor, cid: string, ref: PinReference): Promise<void> {
+export async function addPinReference(trx: Executor, ctx: RegistryContext, cid: string, ref: PinReference): Promise<void> {
   await trx
     .insertInto('pin_refs')
     .values({ cid, ref_kind: ref.kind, ref_id: ref.id, account_id: ref.accountId, created_at: now() })
     .onConflict((oc) => oc.columns(['ref_kind', 'ref_id', 'cid']).doNothing())
     .execute()
+  await recordStaged(trx, ctx, cid)
+  // the leader places new content at once rather than on its next pass
+  await notifyInTransaction(trx, ctx, 'reconcile', cid)
 }
 
 export async function removePinReference(
@@ -181,6 +186,7 @@ export async function releasePinIfUnreferenced(trx: Executor, ctx: RegistryConte
       await writeAllocation(trx, ctx, cid, a.node_id, { status: 'unpinning', reason: null })
   }
   await trx.deleteFrom('pins').where('cid', '=', cid).execute()
+  await trx.deleteFrom('staged_content').where('cid', '=', cid).execute()
   return true
 }
 
@@ -346,7 +352,7 @@ export class Pins {
   async addReference(cid: string, ref: PinReference, opts: PinOptions = {}): Promise<Pin> {
     return this.#ctx.db.transaction().execute(async (trx) => {
       const pin = await ensurePin(trx, cid, opts)
-      await addPinReference(trx, cid, ref)
+      await addPinReference(trx, this.#ctx, cid, ref)
       return pin
     })
   }

@@ -13,6 +13,7 @@ import { Pins } from './pins.ts'
 import { TokenRevocations } from './token-revocations.ts'
 import { Replicas } from './replicas.ts'
 import { SharedSecrets } from './shared-secrets.ts'
+import { Staging } from './staging.ts'
 import { Uploads } from './uploads.ts'
 import { Usage } from './usage.ts'
 
@@ -32,6 +33,8 @@ export interface OpenRegistryOptions {
   waitForDatabaseMs?: number
   /** The coordinator replica opening it: recorded as the owner of the uploads it creates. */
   replicaId?: string
+  /** The replica's internal URL (once known): recorded as the stager of the content it references. */
+  stagingUrl?: () => string | undefined
 }
 
 /**
@@ -55,6 +58,8 @@ export interface Registry {
   readonly secrets: SharedSecrets
   /** Coordinator replicas on this database and their leases. */
   readonly replicas: Replicas
+  /** Which replicas hold which staged DAGs. */
+  readonly staging: Staging
   /** The underlying Kysely instance (for tests and diagnostics, not for application queries). */
   readonly db: Db
   /** Runs a trivial query; rejects when the database is unreachable (readiness checks). */
@@ -70,7 +75,7 @@ export interface Registry {
 export async function openRegistry(url: string, options: OpenRegistryOptions = {}): Promise<Registry> {
   const ctx: RegistryContext = openDb(url, options)
   const logger = options.logger?.child({ component: 'registry' })
-  const c: RegistryContext = { ...ctx, logger, replicaId: options.replicaId }
+  const c: RegistryContext = { ...ctx, logger, replicaId: options.replicaId, stagingUrl: options.stagingUrl }
   try {
     await migrateWhenReachable(c, options.waitForDatabaseMs ?? 0)
   } catch (err) {
@@ -92,6 +97,7 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     tokenRevocations: new TokenRevocations(c),
     secrets: new SharedSecrets(c),
     replicas: new Replicas(c),
+    staging: new Staging(c),
     db: c.db,
     async ping() {
       await sql`select 1`.execute(c.db)

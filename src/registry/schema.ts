@@ -162,6 +162,12 @@ export interface CoordinatorReplicasTable {
   lease_expires_at: number
 }
 
+export interface StagedContentTable {
+  cid: string
+  replica_url: string
+  staged_at: number
+}
+
 export interface RegistrySchema {
   accounts: AccountsTable
   api_keys: ApiKeysTable
@@ -177,4 +183,5 @@ export interface RegistrySchema {
   revoked_tokens: RevokedTokensTable
   coordinator_secrets: CoordinatorSecretsTable
   coordinator_replicas: CoordinatorReplicasTable
+  staged_content: StagedContentTable
 }

@@ -2,7 +2,7 @@ import { Cron } from 'croner'
 import type { Logger } from 'pino'
 import { type ClusterSecret, COORDINATOR_AUDIENCE, clusterSecret, type StatusEntry, verifyPeerToken } from '../../cluster/index.ts'
 import { PinfoldError } from '../../core/index.ts'
-import type { Allocation, Pin, Registry, StorageNode } from '../../registry/index.ts'
+import type { Allocation, Notifications, Pin, Registry, StorageNode } from '../../registry/index.ts'
 import { bearerSource } from '../../transfer/fetch/index.ts'
 import { type AllocationDecision, type AllocatorNode, DEFAULT_MAX_ATTEMPTS, decideAllocations, type NodeState, storedBytesEstimate } from './allocator.ts'
 import type { EventHub } from '../events/event-hub.ts'
@@ -44,6 +44,11 @@ export interface ClusterOptions {
   isLeader?: () => boolean
   /** Hears every copy newly recorded `pinned` (staging release challenges it before it counts). */
   onPinned?: (cid: string, nodeId: string) => void
+  /**
+   * Cross-replica wake-ups: feeds of the nodes whose changes another replica committed, and
+   * pins a follower hands to the leader to place at once. Without it, the tick's polls only.
+   */
+  notifications?: Notifications
 }
 
 /** A node as the nodes API shows it. */
@@ -168,6 +173,9 @@ export class ClusterService {
   readonly #syncRunning = new Map<string, { done: () => void; timer: NodeJS.Timeout }>()
   /** Per node: ingests verified one after another, all aborted when the node is revoked. */
   readonly #ingests = new Map<string, { controller: AbortController; chain: Promise<void> }>()
+  /** Pins the leader reconciles in its next batch (see #reconcileOne). */
+  readonly #pendingReconcile = new Set<string>()
+  #reconcileBatch: Promise<void> | undefined
 
   constructor(options: ClusterOptions) {
     this.#options = options
@@ -210,6 +218,7 @@ export class ClusterService {
       this.#running = undefined
       if (!this.#closed) tick()
     })
+    this.#listen()
     this.#cron = new Cron(this.#options.syncSchedule, { timezone: 'UTC' }, () => {
       this.requestSync(undefined, 'schedule')
     })
@@ -222,6 +231,21 @@ export class ClusterService {
     for (const session of [...this.#sessions.values(), ...this.#pending]) session.close(CLOSE_CODES.shutdown, 'coordinator shutting down')
     for (const { timer } of this.#syncRunning.values()) clearTimeout(timer)
     await this.#running?.catch(() => undefined)
+  }
+
+  #listen(): void {
+    const notifications = this.#options.notifications
+    if (notifications === undefined) return
+    notifications.subscribe('feed', (nodeId) => this.notify([nodeId]))
+    notifications.subscribe('reconcile', (cid) => {
+      if (!this.#leader() || this.#closed) return
+      this.#reconcileOne(cid).catch((error: unknown) => this.#log.warn({ err: error, cid }, 'could not reconcile a pin on notice'))
+    })
+    // notices sent while not listening are lost: catch up from the registry
+    notifications.onReconnect(() => {
+      this.notify()
+      this.#wantFullPass('notifications reconnected')
+    })
   }
 
   // ---- control channel -------------------------------------------------------------
@@ -424,8 +448,9 @@ export class ClusterService {
 
   /** Publishes a pin status report to every account referencing the CID and to admins; never throws. */
   async #publishPinStatus(cid: string, nodeId: string, status: string): Promise<void> {
+    // subscribers may be on any replica: the hub carries the event to them
     const events = this.#options.events
-    if (events === undefined || events.size === 0) return
+    if (events === undefined) return
     try {
       const accountIds = await this.#registry.pins.accountsReferencing(cid)
       events.publish({ type: 'pin-status', cid, nodeId, status }, { accountIds, admins: true })
@@ -434,13 +459,6 @@ export class ClusterService {
     }
   }
 
-  /**
-   * Where each CID can be fetched: the coordinator (when its origin repo holds it) and nodes
-   * that report it pinned, at the gateway URL the coordinator verified (never a merely
-   * claimed one). `requester` (a node id; the coordinator itself when absent) is never named
-   * as a source, and gets per source a token whose audience is that source, so a token
-   * presented to one node is refused by every other node and by the coordinator.
-   */
   /**
    * The coordinator's own peer token for the node whose vouched gateway is `url` (reads of
    * content it no longer stages, storage challenges): audience that node, so it is useless at
@@ -452,6 +470,14 @@ export class ClusterService {
     return node === undefined ? undefined : (await this.#tokens.issue(COORDINATOR_AUDIENCE, node.id)).token
   }
 
+  /**
+   * Where each CID can be fetched: this replica (when its origin repo holds it), the other
+   * live replicas that staged it (coordinator audience: they share the signing key), and nodes
+   * that report it pinned, at the gateway URL the coordinator verified (never a merely
+   * claimed one). `requester` (a node id; the coordinator itself when absent) is never named
+   * as a source, and gets per source a token whose audience is that source, so a token
+   * presented to one node is refused by every other node and by the coordinator.
+   */
   async locate(cids: string[], requester?: string): Promise<LocatedSources> {
     const sources: LocatedSources['sources'] = []
     const audiences = new Map<string, string>()
@@ -460,6 +486,11 @@ export class ClusterService {
       if (this.#baseUrl && (await (this.#options.originHas?.(cid) ?? Promise.resolve(true)).catch(() => false))) {
         urls.push(this.#baseUrl)
         audiences.set(this.#baseUrl, COORDINATOR_AUDIENCE)
+      }
+      for (const replica of await this.#registry.staging.sources(cid, this.#baseUrl)) {
+        const url = replica.replace(/\/+$/, '')
+        urls.push(url)
+        audiences.set(url, COORDINATOR_AUDIENCE)
       }
       for (const a of await this.#registry.allocations.listForCid(cid)) {
         if (a.status !== 'pinned' || a.nodeId === requester) continue
@@ -554,15 +585,35 @@ export class ClusterService {
     return this.#leader()
   }
 
-  /** Reconciles one pin now, in the tick chain (never beside a pass); the leader's next full pass does it elsewhere. */
+  /**
+   * Reconciles one pin now. On the leader: in the tick chain (never beside a pass), batched
+   * with the other pins asked for meanwhile, against a freshly loaded fleet (nodes may have
+   * joined other replicas since the last tick). On a follower: the leader is told to.
+   */
   #reconcileOne(cid: string): Promise<void> {
-    const run = this.#tickChain.then(async () => {
-      if (this.#closed || !this.#leader()) return
+    if (!this.#leader()) return this.#options.notifications?.publish('reconcile', cid) ?? Promise.resolve()
+    this.#pendingReconcile.add(cid)
+    if (this.#reconcileBatch === undefined) {
+      const run = this.#tickChain.then(() => {
+        this.#reconcileBatch = undefined
+        return this.#reconcilePending()
+      })
+      this.#tickChain = run.catch(() => undefined)
+      this.#reconcileBatch = run
+    }
+    return this.#reconcileBatch
+  }
+
+  async #reconcilePending(): Promise<void> {
+    const cids = [...this.#pendingReconcile]
+    this.#pendingReconcile.clear()
+    if (this.#closed || !this.#leader() || cids.length === 0) return
+    await this.#refreshFleet(true)
+    const fleet = await this.#fleetSnapshot()
+    for (const cid of cids) {
       const pin = await this.#registry.pins.get(cid)
-      if (pin) await this.#reconcilePin(pin, await this.#fleetSnapshot())
-    })
-    this.#tickChain = run.catch(() => undefined)
-    return run
+      if (pin) await this.#reconcilePin(pin, fleet)
+    }
   }
 
   // ---- anti-entropy ------------------------------------------------------------------

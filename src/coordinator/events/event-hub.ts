@@ -1,7 +1,7 @@
 /**
  * Live events for clients (`GET /api/v1/events`): upload status changes and storage nodes'
- * pin status reports. In-process only: a coordinator replica sees the events of the work it
- * does itself (uploads it receives, nodes connected to it).
+ * pin status reports. This hub is one process's; `replicateEvents` (replicated-event-hub.ts)
+ * carries events to the subscribers of every replica on the registry.
  */
 
 /** An upload moved to a new status (`receiving → importing → saving → done | error`). */
