@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import type { BlockSource } from '../../core/index.ts'
 import { errorResponse, jsonError } from './error-response.ts'
+import { GATEWAY_METHODS, gatewayOptions, withGatewayCors } from './gateway-cors.ts'
 import { parseGatewayRequest } from './parse-gateway-request.ts'
 import { serveCar } from './serve-car.ts'
 import type { ServeContext } from './serve-context.ts'
@@ -38,8 +39,9 @@ export type GatewayHandler = (request: Request) => Promise<Response>
  *   as `index.html` or an HTML listing, with a 301 to the trailing-slash URL.
  *
  * Status codes: 400 bad CID/path/parameter or a `Service-Worker: script` request (a service
- * worker registered from user content would control every later page of the origin), 404 missing root or path, 405 other methods,
+ * worker registered from user content would control every later page of the origin), 404 missing root or path, 204 `OPTIONS`, 405 other methods (with `Allow`),
  * 304 on a matching `If-None-Match`. Errors are JSON `{"error":{"code","message"}}`.
+ * Every response allows any origin (`gateway-cors.ts`).
  * Bodies stream; once a 200 is sent, a missing block errors the stream (the connection is
  * aborted), so a client never mistakes a truncated body for a complete one.
  * The handler never rejects: unexpected failures become a generic 500.
@@ -54,6 +56,7 @@ export function createGatewayHandler(options: GatewayOptions): GatewayHandler {
       response = errorResponse(err)
     }
     if (options.sandbox === true) sandboxed(response.headers)
+    withGatewayCors(response.headers)
     return isHead ? withoutBody(response) : response
   }
 }
@@ -66,8 +69,9 @@ function sandboxed(headers: Headers): void {
 }
 
 async function handle(request: Request, options: GatewayOptions): Promise<Response> {
+  if (request.method === 'OPTIONS') return gatewayOptions()
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    return jsonError(405, 'ERR_METHOD_NOT_ALLOWED', `method ${request.method} is not allowed`, { Allow: 'GET, HEAD' })
+    return jsonError(405, 'ERR_METHOD_NOT_ALLOWED', `method ${request.method} is not allowed`, { Allow: GATEWAY_METHODS })
   }
   if (request.headers.get('service-worker') === 'script') {
     return jsonError(400, 'ERR_INVALID_GATEWAY_REQUEST', 'service worker registration is not allowed on this gateway')
