@@ -239,6 +239,27 @@ describe('Kubo RPC subset driven by kubo-rpc-client against a real `pinfold serv
     assert.ok(!(await all(ipfs.pin.ls({ type: 'recursive' }))).some((pin) => pin.cid.equals(mine.cid)))
   })
 
+  it('add?pin-name= names the pin, and pin/ls name= keeps the pins whose name contains it', async () => {
+    const form = new FormData()
+    form.append('file', new Blob([cryptoRandomBytes(2000)]), 'named.bin')
+    const response = await fetch(`${coordinator.url}/api/v0/add?pin-name=quarterly-report`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await coordinator.token()}` },
+      body: form,
+    })
+    assert.equal(response.status, 200, await response.clone().text())
+    const added = CID.parse(((await response.json()) as { Hash: string }).Hash)
+    const other = await ipfs.add(cryptoRandomBytes(2000), { pin: false })
+    await ipfs.pin.add(other.cid, { name: 'holiday' } as Parameters<typeof ipfs.pin.add>[1])
+    const named = await all(ipfs.pin.ls({ name: 'report' }))
+    assert.deepEqual(
+      named.map((pin) => [pin.cid.toString(), pin.name]),
+      [[added.toString(), 'quarterly-report']],
+    )
+    await assert.rejects(all(ipfs.pin.ls({ paths: [other.cid], name: 'report' })), /is not pinned/)
+    assert.equal((await all(ipfs.pin.ls({ name: 'holi' }))).length, 1)
+  })
+
   it('block put/get/stat (raw and dag-pb), verified', async () => {
     const data = cryptoRandomBytes(1234)
     const cid = await ipfs.block.put(data, { pin: true })

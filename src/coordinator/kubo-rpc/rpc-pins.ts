@@ -69,7 +69,8 @@ export interface PinLsEntry {
  * `pin/ls`: the caller's pins — every CID the account keeps (RPC pins, files and folders,
  * Pinning Service requests), all recursive; other accounts' pins never appear. With
  * arguments, each must be one of them (Kubo: "path '…' is not pinned"). `type=direct` and
- * `type=indirect` list nothing: Pinfold keeps whole DAGs only.
+ * `type=indirect` list nothing: Pinfold keeps whole DAGs only. `name` keeps the pins whose
+ * name contains it (as Kubo).
  */
 export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcArgs): AsyncGenerator<PinLsEntry> {
   const type = args.string('type') ?? 'all'
@@ -77,6 +78,9 @@ export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcAr
     throw badArgument(`invalid type '${type.slice(0, 50)}', must be one of {direct, indirect, recursive, all}`)
   }
   const names = args.bool('names', false)
+  // Kubo: only pins whose name contains the value
+  const nameFilter = args.string('name')
+  const matches = (pin: Pin) => nameFilter === undefined || nameFilter === '' || (pin.name ?? '').includes(nameFilter)
   const present = (pin: Pin, cid = pin.cid): PinLsEntry => {
     const entry: PinLsEntry = { Cid: cid, Type: 'recursive' }
     if (names) entry.Name = pin.name ?? ''
@@ -94,7 +98,7 @@ export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcAr
       })()
       const pins = await c.registry.pins.listForAccount(principal.accountId, { cids: cidForms(cid.toString()), limit: 10 })
       const pin = pins[0]
-      if (pin === undefined || type === 'direct' || type === 'indirect') throw new KuboRpcError(`path '${path}' is not pinned`)
+      if (pin === undefined || !matches(pin) || type === 'direct' || type === 'indirect') throw new KuboRpcError(`path '${path}' is not pinned`)
       found.push(present(pin, cid.toString()))
     }
     yield* found
@@ -104,7 +108,7 @@ export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcAr
   let after: string | undefined
   for (;;) {
     const page = await c.registry.pins.listForAccount(principal.accountId, after === undefined ? { limit: 1000 } : { after, limit: 1000 })
-    for (const pin of page) yield present(pin)
+    for (const pin of page) if (matches(pin)) yield present(pin)
     if (page.length < 1000) return
     after = page.at(-1)?.cid
   }
