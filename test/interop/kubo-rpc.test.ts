@@ -260,6 +260,31 @@ describe('Kubo RPC subset driven by kubo-rpc-client against a real `pinfold serv
     assert.equal((await all(ipfs.pin.ls({ name: 'holi' }))).length, 1)
   })
 
+  it('pin/ls lists the children of a pinned directory as indirect (type all and indirect), not as recursive', async () => {
+    const added = await all(
+      ipfs.addAll([
+        { path: 'album/a.txt', content: cryptoRandomBytes(1500) },
+        { path: 'album/b.txt', content: cryptoRandomBytes(1500) },
+      ]),
+    )
+    const root = added.find((entry) => entry.path === 'album')?.cid
+    const child = added.find((entry) => entry.path === 'album/a.txt')?.cid
+    assert.ok(root && child)
+    const expected = [[child.toString(), `indirect through ${root}`]]
+    const asked = await all(ipfs.pin.ls({ paths: [child] }))
+    assert.deepEqual(asked.map((pin) => [pin.cid.toString(), pin.type]), expected)
+    const indirectOnly = await all(ipfs.pin.ls({ paths: [child], type: 'indirect' }))
+    assert.deepEqual(indirectOnly.map((pin) => [pin.cid.toString(), pin.type]), expected)
+    await assert.rejects(all(ipfs.pin.ls({ paths: [child], type: 'recursive' })), /is not pinned/)
+    await assert.rejects(all(ipfs.pin.ls({ paths: [root], type: 'indirect' })), /is not pinned/)
+    const listed = new Map((await all(ipfs.pin.ls({ type: 'indirect' }))).map((pin) => [pin.cid.toString(), pin.type]))
+    assert.equal(listed.get(child.toString()), `indirect through ${root}`)
+    assert.ok(!listed.has(root.toString()), 'a recursive pin is not listed as indirect')
+    const everything = new Map((await all(ipfs.pin.ls())).map((pin) => [pin.cid.toString(), pin.type]))
+    assert.equal(everything.get(root.toString()), 'recursive')
+    assert.equal(everything.get(child.toString()), `indirect through ${root}`)
+  })
+
   it('block put/get/stat (raw and dag-pb), verified', async () => {
     const data = cryptoRandomBytes(1234)
     const cid = await ipfs.block.put(data, { pin: true })
