@@ -285,6 +285,14 @@ describe('Kubo RPC subset driven by kubo-rpc-client against a real `pinfold serv
     assert.equal(everything.get(child.toString()), `indirect through ${root}`)
   })
 
+  it('ls of a multi-chunk file lists its chunks, as Kubo', async () => {
+    const links = await all(ipfs.ls(cliRoots.bigV0))
+    assert.ok(links.length >= 3, `${links.length} chunks`)
+    assert.deepEqual(new Set(links.map((link) => link.name)), new Set(['']))
+    assert.equal(links.reduce((sum, link) => sum + link.size, 0), big.length)
+    for (const link of links) assert.ok((await ipfs.block.stat(link.cid)).size > 0)
+  })
+
   it('block put/get/stat (raw and dag-pb), verified', async () => {
     const data = cryptoRandomBytes(1234)
     const cid = await ipfs.block.put(data, { pin: true })
@@ -327,6 +335,11 @@ describe('Kubo RPC subset driven by kubo-rpc-client against a real `pinfold serv
       const partial = await all(remote.dag.import([rootOnly]))
       assert.equal(partial[0]?.root.cid.toString(), cliRoots.v1)
       assert.match(partial[0]?.root.pinErrorMsg ?? '', /not found/)
+      // the message names the missing block (a child), not the root the CAR carried
+      const missing = /could not find ([A-Za-z0-9]+)/.exec(partial[0]?.root.pinErrorMsg ?? '')?.[1]
+      assert.ok(missing !== undefined && missing !== cliRoots.v1, partial[0]?.root.pinErrorMsg)
+      const rootLinks = (await all(ipfs.ls(cliRoots.v1))).map((link) => link.cid.toString())
+      assert.ok(rootLinks.includes(missing), `${missing} is a child of the root: ${rootLinks}`)
       assert.ok(!(await all(remote.pin.ls())).some((pin) => pin.cid.toString() === cliRoots.v1))
     } finally {
       await second.stop()
