@@ -239,6 +239,60 @@ describe('Kubo RPC subset driven by kubo-rpc-client against a real `pinfold serv
     assert.ok(!(await all(ipfs.pin.ls({ type: 'recursive' }))).some((pin) => pin.cid.equals(mine.cid)))
   })
 
+  it('add?pin-name= names the pin, and pin/ls name= keeps the pins whose name contains it', async () => {
+    const form = new FormData()
+    form.append('file', new Blob([cryptoRandomBytes(2000)]), 'named.bin')
+    const response = await fetch(`${coordinator.url}/api/v0/add?pin-name=quarterly-report`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await coordinator.token()}` },
+      body: form,
+    })
+    assert.equal(response.status, 200, await response.clone().text())
+    const added = CID.parse(((await response.json()) as { Hash: string }).Hash)
+    const other = await ipfs.add(cryptoRandomBytes(2000), { pin: false })
+    await ipfs.pin.add(other.cid, { name: 'holiday' } as Parameters<typeof ipfs.pin.add>[1])
+    const named = await all(ipfs.pin.ls({ name: 'report' }))
+    assert.deepEqual(
+      named.map((pin) => [pin.cid.toString(), pin.name]),
+      [[added.toString(), 'quarterly-report']],
+    )
+    await assert.rejects(all(ipfs.pin.ls({ paths: [other.cid], name: 'report' })), /is not pinned/)
+    assert.equal((await all(ipfs.pin.ls({ name: 'holi' }))).length, 1)
+  })
+
+  it('pin/ls lists the children of a pinned directory as indirect (type all and indirect), not as recursive', async () => {
+    const added = await all(
+      ipfs.addAll([
+        { path: 'album/a.txt', content: cryptoRandomBytes(1500) },
+        { path: 'album/b.txt', content: cryptoRandomBytes(1500) },
+      ]),
+    )
+    const root = added.find((entry) => entry.path === 'album')?.cid
+    const child = added.find((entry) => entry.path === 'album/a.txt')?.cid
+    assert.ok(root && child)
+    const expected = [[child.toString(), `indirect through ${root}`]]
+    const asked = await all(ipfs.pin.ls({ paths: [child] }))
+    assert.deepEqual(asked.map((pin) => [pin.cid.toString(), pin.type]), expected)
+    const indirectOnly = await all(ipfs.pin.ls({ paths: [child], type: 'indirect' }))
+    assert.deepEqual(indirectOnly.map((pin) => [pin.cid.toString(), pin.type]), expected)
+    await assert.rejects(all(ipfs.pin.ls({ paths: [child], type: 'recursive' })), /is not pinned/)
+    await assert.rejects(all(ipfs.pin.ls({ paths: [root], type: 'indirect' })), /is not pinned/)
+    const listed = new Map((await all(ipfs.pin.ls({ type: 'indirect' }))).map((pin) => [pin.cid.toString(), pin.type]))
+    assert.equal(listed.get(child.toString()), `indirect through ${root}`)
+    assert.ok(!listed.has(root.toString()), 'a recursive pin is not listed as indirect')
+    const everything = new Map((await all(ipfs.pin.ls())).map((pin) => [pin.cid.toString(), pin.type]))
+    assert.equal(everything.get(root.toString()), 'recursive')
+    assert.equal(everything.get(child.toString()), `indirect through ${root}`)
+  })
+
+  it('ls of a multi-chunk file lists its chunks, as Kubo', async () => {
+    const links = await all(ipfs.ls(cliRoots.bigV0))
+    assert.ok(links.length >= 3, `${links.length} chunks`)
+    assert.deepEqual(new Set(links.map((link) => link.name)), new Set(['']))
+    assert.equal(links.reduce((sum, link) => sum + link.size, 0), big.length)
+    for (const link of links) assert.ok((await ipfs.block.stat(link.cid)).size > 0)
+  })
+
   it('block put/get/stat (raw and dag-pb), verified', async () => {
     const data = cryptoRandomBytes(1234)
     const cid = await ipfs.block.put(data, { pin: true })
@@ -281,6 +335,11 @@ describe('Kubo RPC subset driven by kubo-rpc-client against a real `pinfold serv
       const partial = await all(remote.dag.import([rootOnly]))
       assert.equal(partial[0]?.root.cid.toString(), cliRoots.v1)
       assert.match(partial[0]?.root.pinErrorMsg ?? '', /not found/)
+      // the message names the missing block (a child), not the root the CAR carried
+      const missing = /could not find ([A-Za-z0-9]+)/.exec(partial[0]?.root.pinErrorMsg ?? '')?.[1]
+      assert.ok(missing !== undefined && missing !== cliRoots.v1, partial[0]?.root.pinErrorMsg)
+      const rootLinks = (await all(ipfs.ls(cliRoots.v1))).map((link) => link.cid.toString())
+      assert.ok(rootLinks.includes(missing), `${missing} is a child of the root: ${rootLinks}`)
       assert.ok(!(await all(remote.pin.ls())).some((pin) => pin.cid.toString() === cliRoots.v1))
     } finally {
       await second.stop()

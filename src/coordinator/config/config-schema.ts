@@ -112,6 +112,15 @@ export const CoordinatorConfigSchema = Type.Object(
       },
       { default: {} },
     ),
+    cors: Type.Object(
+      {
+        allowOrigins: Type.Array(Type.String({ pattern: '^(https?://[^/\\s]+|\\*)$' }), {
+          default: [],
+          description: 'browser origins (scheme://host[:port], or * for any) that may call /api/v1, /api/v0 and /pinning cross-origin; /ipfs/ reads allow every origin (comma-separated in env and flags)',
+        }),
+      },
+      { default: {} },
+    ),
     metrics: Type.Object(
       { token: Type.Optional(Type.String({ minLength: 16, description: '/metrics answers only Authorization: Bearer <this token> (open when unset)' })) },
       { default: {} },

@@ -5,6 +5,7 @@ import type { CoordinatorComponents } from '../components.ts'
 import { installRequestBounds } from '../limits/index.ts'
 import { installRequestCounting } from '../usage/index.ts'
 import { installAuthenticateFirst } from './authenticate-first.ts'
+import { installCors, originPolicy } from './cors.ts'
 import { installErrorHandling } from './error-handler.ts'
 import { installRequestMetrics } from './request-metrics.ts'
 import { accountRoutes } from './routes/account-routes.ts'
@@ -74,6 +75,8 @@ export async function buildCoordinatorApp(components: CoordinatorComponents): Pr
   })
 
   installErrorHandling(app)
+  // before the rate limiter: preflights are answered at once, and a 429 is readable cross-origin
+  installCors(app, originPolicy(config.cors.allowOrigins))
   installRequestBounds(app, {
     bodyTimeoutSeconds: config.limits.bodyTimeoutSeconds,
     maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress,

@@ -30,6 +30,8 @@ export type AddOutput = { Name: string; Hash: string; Size: string } | { Name: s
 interface AddOptions {
   layout: Pick<ImportOptions, 'cidVersion' | 'rawLeaves' | 'chunker'>
   pin: boolean
+  /** `pin-name`: the name every pinned root gets (as `pin/add --name`). */
+  pinName?: string
   wrap: boolean
   onlyHash: boolean
   progress: boolean
@@ -52,9 +54,11 @@ function addOptions(args: RpcArgs): AddOptions {
   if (args.bool('inline', false)) throw badArgument('inline CIDs are not supported by Pinfold')
   if (args.bool('nocopy', false)) throw badArgument('the filestore (nocopy) is not supported by Pinfold')
   if (args.string('to-files') !== undefined) throw badArgument('to-files is not supported by Pinfold: use the files API')
+  const pinName = args.string('pin-name')
   return {
     layout,
     pin: args.bool('pin', true),
+    ...(pinName === undefined || pinName === '' ? {} : { pinName }),
     wrap: args.bool('wrap-with-directory', false),
     onlyHash: args.bool('only-hash', false),
     progress: args.bool('progress', false),
@@ -217,7 +221,7 @@ async function importAndPin(
   output: Channel<AddOutput>,
 ): Promise<ImportedEntry[]> {
   const roots = await importAll(received, sink, options, output)
-  if (options.pin) for (const root of roots) await pinForAccount(c, accountId, root.cid)
+  if (options.pin) for (const root of roots) await pinForAccount(c, accountId, root.cid, options.pinName)
   return roots
 }
 

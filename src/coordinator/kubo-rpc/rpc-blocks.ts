@@ -4,6 +4,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { exportCar, importCar, parseCid, PinfoldError } from '../../core/index.ts'
+import { DagIncompleteError } from '../../repo/index.ts'
 import type { Principal } from '../auth/principal.ts'
 import { checkIncoming, type UploadLimits } from '../uploads/upload-limits.ts'
 import { canRead, notFoundLocally, pinForAccount, type RpcComponents } from './rpc-context.ts'
@@ -170,7 +171,8 @@ export async function* dagImport(
         })
       } catch (error) {
         if (!(error instanceof PinfoldError && error.userError)) throw error
-        message = error.code === 'ERR_DAG_INCOMPLETE' ? `${notFoundLocally(root).message}: ${error.message}` : error.message
+        // name the block that is missing (often a leaf), not the root the CAR did carry
+        message = error instanceof DagIncompleteError ? `${notFoundLocally(error.missing).message}: ${error.message}` : error.message
       }
       yield { Root: { Cid: { '/': root.toString() }, PinErrorMsg: message } }
     }

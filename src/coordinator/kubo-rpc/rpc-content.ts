@@ -1,3 +1,5 @@
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
 import { cat, type DagEntry, ls, stat } from '../../core/index.ts'
 import type { Principal } from '../auth/principal.ts'
 import { dagTarItems, type TarItem, tarArchive } from '../files/tar-stream-export.ts'
@@ -55,8 +57,8 @@ interface LsLink {
 }
 
 /**
- * `ls`: the links of each directory argument (a file argument lists as itself with no
- * links, as Kubo). Sizes are file sizes; directories have 0. With `stream`, one NDJSON line
+ * `ls`: the links of each directory argument; a file argument lists its chunks (none for a
+ * one-block file), as Kubo. Sizes are file sizes; directories have 0. With `stream`, one NDJSON line
  * per link; else one object for all arguments — written out link by link, so a huge
  * directory's answer is never held in memory (the text is what `JSON.stringify` gives).
  */
@@ -76,12 +78,26 @@ export async function* lsCommand(c: RpcComponents, principal: Principal, args: R
         yield streaming ? `{"Objects":[{"Hash":${hash},"Links":[${link}]}]}\n` : `${first ? '' : ','}${link}`
         first = false
       }
-    } else if (streaming) {
-      yield `{"Objects":[{"Hash":${hash},"Links":[]}]}\n`
+    } else {
+      // a multi-chunk file lists its chunks, as Kubo (nameless links, sizes from the file's blockSizes)
+      for (const link of await fileChunkLinks(c, entry)) {
+        const text = JSON.stringify(link)
+        yield streaming ? `{"Objects":[{"Hash":${hash},"Links":[${text}]}]}\n` : `${first ? '' : ','}${text}`
+        first = false
+      }
+      if (streaming && first) yield `{"Objects":[{"Hash":${hash},"Links":[]}]}\n`
     }
     if (!streaming) yield ']}'
   }
   if (!streaming) yield ']}\n'
+}
+
+/** The chunk links of a dag-pb UnixFS file (none for raw blocks and one-block files). */
+async function fileChunkLinks(c: RpcComponents, entry: DagEntry): Promise<LsLink[]> {
+  if (entry.type !== 'file' || entry.cid.code !== dagPb.code) return []
+  const node = dagPb.decode(await c.repo.blocks.get(entry.cid))
+  const sizes = node.Data === undefined ? [] : UnixFS.unmarshal(node.Data).blockSizes
+  return node.Links.map((link, i) => ({ Name: link.Name ?? '', Hash: link.Hash.toString(), Size: Number(sizes[i] ?? 0), Type: 2, Target: '' }))
 }
 
 function lsLink(child: DagEntry): LsLink {

@@ -1,4 +1,6 @@
-import { parseCid } from '../../core/index.ts'
+import { equals } from 'multiformats/bytes'
+import type { CID } from 'multiformats/cid'
+import { parseCid, walkDag } from '../../core/index.ts'
 import type { Pin } from '../../registry/index.ts'
 import type { Principal } from '../auth/principal.ts'
 import { cidForms } from '../files/cid-forms.ts'
@@ -61,15 +63,20 @@ function parsePinArg(path: string) {
 
 export interface PinLsEntry {
   Cid: string
-  Type: 'recursive'
+  /** `recursive`, or Kubo's `indirect through <root>` for a block inside a pinned DAG. */
+  Type: string
   Name?: string
 }
 
+const PAGE = 1000
+
 /**
  * `pin/ls`: the caller's pins — every CID the account keeps (RPC pins, files and folders,
- * Pinning Service requests), all recursive; other accounts' pins never appear. With
- * arguments, each must be one of them (Kubo: "path '…' is not pinned"). `type=direct` and
- * `type=indirect` list nothing: Pinfold keeps whole DAGs only.
+ * Pinning Service requests), all recursive; other accounts' pins never appear. `type=all`
+ * (the default) and `type=indirect` also list, as Kubo, every other block of those DAGs as
+ * `indirect through <root>` (each once; this walks the DAGs). With arguments, each must be
+ * one of them (Kubo: "path '…' is not pinned"). `type=direct` lists nothing: Pinfold keeps
+ * whole DAGs only. `name` keeps the pins whose name contains it (as Kubo).
  */
 export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcArgs): AsyncGenerator<PinLsEntry> {
   const type = args.string('type') ?? 'all'
@@ -77,11 +84,16 @@ export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcAr
     throw badArgument(`invalid type '${type.slice(0, 50)}', must be one of {direct, indirect, recursive, all}`)
   }
   const names = args.bool('names', false)
-  const present = (pin: Pin, cid = pin.cid): PinLsEntry => {
-    const entry: PinLsEntry = { Cid: cid, Type: 'recursive' }
+  // Kubo: only pins whose name contains the value
+  const nameFilter = args.string('name')
+  const matches = (pin: Pin) => nameFilter === undefined || nameFilter === '' || (pin.name ?? '').includes(nameFilter)
+  const present = (pin: Pin, cid = pin.cid, entryType = 'recursive'): PinLsEntry => {
+    const entry: PinLsEntry = { Cid: cid, Type: entryType }
     if (names) entry.Name = pin.name ?? ''
     return entry
   }
+  const recursive = type === 'all' || type === 'recursive'
+  const indirect = type === 'all' || type === 'indirect'
   if (args.args.length > 0) {
     const found: PinLsEntry[] = []
     for (const path of args.args) {
@@ -94,18 +106,54 @@ export async function* pinLs(c: RpcComponents, principal: Principal, args: RpcAr
       })()
       const pins = await c.registry.pins.listForAccount(principal.accountId, { cids: cidForms(cid.toString()), limit: 10 })
       const pin = pins[0]
-      if (pin === undefined || type === 'direct' || type === 'indirect') throw new KuboRpcError(`path '${path}' is not pinned`)
-      found.push(present(pin, cid.toString()))
+      if (pin !== undefined && matches(pin) && recursive) {
+        found.push(present(pin, cid.toString()))
+        continue
+      }
+      const through = indirect ? await pinReaching(c, principal, cid, matches) : undefined
+      if (through === undefined) throw new KuboRpcError(`path '${path}' is not pinned`)
+      found.push(present(through, cid.toString(), `indirect through ${through.cid}`))
     }
     yield* found
     return
   }
-  if (type === 'direct' || type === 'indirect') return
+  const listed = new Set<string>()
+  for await (const pin of accountPins(c, principal, matches)) {
+    if (recursive) yield present(pin)
+    listed.add(pin.cid)
+  }
+  if (!indirect) return
+  for await (const pin of accountPins(c, principal, matches)) {
+    for await (const { cid } of walkDag(c.repo.blocks, parseCid(pin.cid))) {
+      const key = cid.toString()
+      if (listed.has(key)) continue
+      listed.add(key)
+      yield present(pin, key, `indirect through ${pin.cid}`)
+    }
+  }
+}
+
+/** The account's pins (those `matches` keeps), page by page. */
+async function* accountPins(c: RpcComponents, principal: Principal, matches: (pin: Pin) => boolean): AsyncGenerator<Pin> {
   let after: string | undefined
   for (;;) {
-    const page = await c.registry.pins.listForAccount(principal.accountId, after === undefined ? { limit: 1000 } : { after, limit: 1000 })
-    for (const pin of page) yield present(pin)
-    if (page.length < 1000) return
+    const page = await c.registry.pins.listForAccount(principal.accountId, after === undefined ? { limit: PAGE } : { after, limit: PAGE })
+    for (const pin of page) if (matches(pin)) yield pin
+    if (page.length < PAGE) return
     after = page.at(-1)?.cid
   }
+}
+
+/** The first of the account's pins whose DAG contains `cid` (walked in the origin repo). */
+async function pinReaching(c: RpcComponents, principal: Principal, cid: CID, matches: (pin: Pin) => boolean): Promise<Pin | undefined> {
+  const wanted = cid.multihash.bytes
+  for await (const pin of accountPins(c, principal, matches)) {
+    const root = parseCid(pin.cid)
+    // a pin's own root is pinned recursively, not indirectly
+    if (equals(root.multihash.bytes, wanted)) continue
+    for await (const block of walkDag(c.repo.blocks, root)) {
+      if (equals(block.cid.multihash.bytes, wanted)) return pin
+    }
+  }
+  return undefined
 }

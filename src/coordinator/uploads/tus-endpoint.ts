@@ -22,6 +22,11 @@ export interface TusEndpoint {
   handle(request: FastifyRequest, reply: FastifyReply): Promise<void>
 }
 
+export interface TusEndpointOptions {
+  /** Browser origins whose requests get `Access-Control-Allow-Origin` (the API's `cors.allowOrigins`). */
+  allowsOrigin: (origin: string) => boolean
+}
+
 type TusRequest = Parameters<NonNullable<ConstructorParameters<typeof Server>[0]['onUploadCreate']>>[0]
 
 /**
@@ -32,11 +37,14 @@ type TusRequest = Parameters<NonNullable<ConstructorParameters<typeof Server>[0]
  * exactly like a multipart `files` upload (registry upload id = tus id) and the final PATCH
  * answers with `Pinfold-Upload-Id` once the upload is `done`.
  */
-export function createTusEndpoint(service: UploadService, authenticate: Authenticator): TusEndpoint {
+export function createTusEndpoint(service: UploadService, authenticate: Authenticator, options: TusEndpointOptions): TusEndpoint {
   const principals = new WeakMap<IncomingMessage, Principal>()
-  const principalOf = (req: TusRequest): Principal => {
+  const principalIfAny = (req: TusRequest): Principal | undefined => {
     const raw = (req as { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req
-    const principal = raw && principals.get(raw)
+    return raw && principals.get(raw)
+  }
+  const principalOf = (req: TusRequest): Principal => {
+    const principal = principalIfAny(req)
     if (!principal) throw new PinfoldError('ERR_UNAUTHORIZED', 'authentication required', { userError: true })
     return principal
   }
@@ -45,9 +53,14 @@ export function createTusEndpoint(service: UploadService, authenticate: Authenti
     path: TUS_PATH,
     datastore,
     exposedHeaders: [UPLOAD_ID_HEADER],
+    // the same allow-list as the rest of the API (tus would answer every origin with *)
+    allowedOrigins: (origin) => options.allowsOrigin(origin),
     // per account: the coordinator's limit and the account's upload quota (0 = unlimited)
+    // OPTIONS (discovery) is answered without a principal: then no Tus-Max-Size is announced
     maxSize: async (req) => {
-      const limit = (await service.limits(principalOf(req).accountId)).uploadBytes
+      const principal = req.method === 'OPTIONS' ? principalIfAny(req) : principalOf(req)
+      if (principal === undefined) return 0
+      const limit = (await service.limits(principal.accountId)).uploadBytes
       return Number.isFinite(limit) ? limit : 0
     },
     onIncomingRequest: async (req, id) => {
@@ -79,8 +92,9 @@ export function createTusEndpoint(service: UploadService, authenticate: Authenti
   })
   return {
     async handle(request, reply) {
-      // CORS preflights carry no credentials; everything else must
-      if (request.method !== 'OPTIONS') principals.set(request.raw, await authenticate(request, 'write'))
+      // OPTIONS (tus discovery) needs no credentials; with a valid token it announces the account's limit
+      const principal = request.method === 'OPTIONS' ? await authenticate(request, 'write').catch(() => undefined) : await authenticate(request, 'write')
+      if (principal !== undefined) principals.set(request.raw, principal)
       reply.hijack()
       await server.handle(request.raw, reply.raw)
     },

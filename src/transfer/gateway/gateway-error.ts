@@ -19,3 +19,13 @@ export class RangeOutsideEntityError extends PinfoldError {
     super('ERR_RANGE_OUTSIDE_ENTITY', message, { userError: true })
   }
 }
+
+/**
+ * A format that needs converting the block to another codec (`dag-json`, `dag-cbor`, `json`,
+ * `cbor`): Pinfold serves blocks as stored, so it cannot produce one. Mapped to 406.
+ */
+export class NotAcceptableError extends PinfoldError {
+  constructor(message: string) {
+    super('ERR_NOT_ACCEPTABLE', message, { userError: true })
+  }
+}

@@ -1,11 +1,15 @@
 import type { CID } from 'multiformats/cid'
+import { identity } from 'multiformats/hashes/identity'
 import type { BlockSource } from '../../core/index.ts'
 import { errorResponse, jsonError } from './error-response.ts'
+import { GATEWAY_METHODS, gatewayOptions, withGatewayCors } from './gateway-cors.ts'
 import { parseGatewayRequest } from './parse-gateway-request.ts'
 import { serveCar } from './serve-car.ts'
 import type { ServeContext } from './serve-context.ts'
 import { serveRaw } from './serve-raw.ts'
 import { serveUnixfs } from './serve-unixfs.ts'
+
+const IDENTITY_CODE = identity.code
 
 /** What a gateway serves from and who may read it. */
 export interface GatewayOptions {
@@ -37,9 +41,11 @@ export type GatewayHandler = (request: Request) => Promise<Response>
  * - path gateway (no format): files with content types and single `Range`s, directories
  *   as `index.html` or an HTML listing, with a 301 to the trailing-slash URL.
  *
- * Status codes: 400 bad CID/path/parameter or a `Service-Worker: script` request (a service
- * worker registered from user content would control every later page of the origin), 404 missing root or path, 405 other methods,
+ * Status codes: 400 bad CID/path/parameter, 406 a codec conversion (`format=dag-json`…),
+ * 412 `Cache-Control: only-if-cached` when the root block is not held, or a `Service-Worker: script` request (a service
+ * worker registered from user content would control every later page of the origin), 404 missing root or path, 204 `OPTIONS`, 405 other methods (with `Allow`),
  * 304 on a matching `If-None-Match`. Errors are JSON `{"error":{"code","message"}}`.
+ * Every response allows any origin (`gateway-cors.ts`).
  * Bodies stream; once a 200 is sent, a missing block errors the stream (the connection is
  * aborted), so a client never mistakes a truncated body for a complete one.
  * The handler never rejects: unexpected failures become a generic 500.
@@ -54,6 +60,7 @@ export function createGatewayHandler(options: GatewayOptions): GatewayHandler {
       response = errorResponse(err)
     }
     if (options.sandbox === true) sandboxed(response.headers)
+    withGatewayCors(response.headers)
     return isHead ? withoutBody(response) : response
   }
 }
@@ -66,8 +73,9 @@ function sandboxed(headers: Headers): void {
 }
 
 async function handle(request: Request, options: GatewayOptions): Promise<Response> {
+  if (request.method === 'OPTIONS') return gatewayOptions()
   if (request.method !== 'GET' && request.method !== 'HEAD') {
-    return jsonError(405, 'ERR_METHOD_NOT_ALLOWED', `method ${request.method} is not allowed`, { Allow: 'GET, HEAD' })
+    return jsonError(405, 'ERR_METHOD_NOT_ALLOWED', `method ${request.method} is not allowed`, { Allow: GATEWAY_METHODS })
   }
   if (request.headers.get('service-worker') === 'script') {
     return jsonError(400, 'ERR_INVALID_GATEWAY_REQUEST', 'service worker registration is not allowed on this gateway')
@@ -76,10 +84,23 @@ async function handle(request: Request, options: GatewayOptions): Promise<Respon
   if (parsed === undefined) return jsonError(404, 'ERR_NOT_FOUND', 'not found: only /ipfs/{cid}[/{path}] is served')
   const denied = await options.authorize?.(request, parsed.cid, parsed.segments)
   if (denied !== undefined) return denied
+  if (onlyIfCached(request) && !(await isLocal(options.source, parsed.cid))) {
+    return jsonError(412, 'ERR_NOT_CACHED', `${parsed.cid} is not held here (Cache-Control: only-if-cached)`)
+  }
   const ctx: ServeContext = { source: options.source, request, parsed, head: request.method === 'HEAD', signal: request.signal, sandbox: options.sandbox === true }
   if (parsed.format === 'raw') return serveRaw(ctx)
   if (parsed.format === 'car' && parsed.car !== undefined) return serveCar(ctx, parsed.car)
   return serveUnixfs(ctx)
+}
+
+/** `Cache-Control: only-if-cached`: the client wants a 412, not a fetch, when the root is not here. */
+function onlyIfCached(request: Request): boolean {
+  return /(^|,)\s*only-if-cached\s*(,|$)/i.test(request.headers.get('cache-control') ?? '')
+}
+
+/** Identity CIDs carry their bytes, so they are always here. */
+async function isLocal(source: BlockSource, cid: CID): Promise<boolean> {
+  return cid.multihash.code === IDENTITY_CODE || (await source.has(cid))
 }
 
 /** HEAD answers carry the GET headers and never a body (error bodies included). */

@@ -2,7 +2,7 @@ import type { CID } from 'multiformats/cid'
 import { assertSafeName, parseCid, UnsafePathError } from '../../core/index.ts'
 import { parseAccept, type MediaRange } from './accept-header.ts'
 import { type CarOptions, parseCarOptions } from './car-options.ts'
-import { InvalidGatewayRequestError } from './gateway-error.ts'
+import { InvalidGatewayRequestError, NotAcceptableError } from './gateway-error.ts'
 
 /** Media type of a single raw block. */
 export const RAW_MEDIA_TYPE = 'application/vnd.ipld.raw'
@@ -34,12 +34,15 @@ export interface GatewayRequest {
 }
 
 /** Formats of the path gateway spec that Pinfold does not produce (answered with 400). */
-const UNSUPPORTED_FORMATS = new Set(['tar', 'dag-json', 'dag-cbor', 'json', 'cbor', 'ipns-record'])
+const UNSUPPORTED_FORMATS = new Set(['tar', 'ipns-record'])
+/** Formats that ask for a codec conversion Pinfold never does (answered with 406, as the spec asks). */
+const CONVERSION_FORMATS = new Set(['dag-json', 'dag-cbor', 'json', 'cbor'])
 
 /**
  * Parses and validates a request URL and its `Accept` header. Returns `undefined` when
  * the path is not under `/ipfs/` (the caller answers 404). Throws `InvalidCidError`,
- * `UnsafePathError` or {@link InvalidGatewayRequestError} (all 400).
+ * `UnsafePathError` or {@link InvalidGatewayRequestError} (all 400), or
+ * {@link NotAcceptableError} (406) for a codec conversion.
  *
  * Dot segments (`..`) are already folded by WHATWG URL parsing before a `Request`
  * exists; what reaches here as a segment and could still escape (an encoded `/`, `\`,
@@ -98,6 +101,7 @@ function chooseFormat(
   if (explicit !== null && explicit !== '') {
     if (explicit === 'raw') return { format: 'raw', negotiated: false }
     if (explicit === 'car') return withCarRange({ format: 'car', negotiated: false }, carRanges[0])
+    if (CONVERSION_FORMATS.has(explicit)) throw new NotAcceptableError(`format ${explicit} is not served: blocks are served as stored (raw or car)`)
     const reason = UNSUPPORTED_FORMATS.has(explicit) ? 'is not supported by this gateway' : 'is unknown'
     throw new InvalidGatewayRequestError(`format ${JSON.stringify(explicit.slice(0, 50))} ${reason} (raw or car)`)
   }

@@ -7,7 +7,7 @@ import { type CarTarget, planScopedCar } from './scoped-car.ts'
 import { notModified, type ServeContext } from './serve-context.ts'
 
 /**
- * `application/vnd.ipld.car`: a CARv1 whose single root is the request's root CID,
+ * `application/vnd.ipld.car`: a CARv1 whose single root is the terminal CID of the path,
  * holding the blocks along the path, then the terminal entity's DAG in the requested
  * `dag-scope` / `entity-bytes`, depth-first, each block once (or every time with
  * `dups=y`). Status and headers are decided once the path and the terminal block were
@@ -37,5 +37,6 @@ export async function serveCar(ctx: ServeContext, car: CarOptions): Promise<Resp
     await blocks.return(undefined)
     return new Response(null, { status: 200, headers })
   }
-  return new Response(toReadableStream(encodeCar(parsed.cid, blocks)), { status: 200, headers })
+  // the root named in the header is the terminal entity (as boxo): `ipfs-car unpack` yields the path's content
+  return new Response(toReadableStream(encodeCar(target.terminal, blocks)), { status: 200, headers })
 }

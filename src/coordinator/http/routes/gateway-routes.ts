@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { CID } from 'multiformats/cid'
 import Type from 'typebox'
 import { authorizeShare } from '../../../cluster/index.ts'
@@ -10,7 +10,7 @@ import { TooManyHeavyReadsError } from '../../limits/index.ts'
 import { openShareRoot } from '../../files/share-root.ts'
 
 /**
- * `GET|HEAD /ipfs/{cid}[/{path}]` on the origin repository: the trustless and path
+ * `GET|HEAD /ipfs/{cid}[/{path}]` on the origin repository (`OPTIONS` 204, other methods 405): the trustless and path
  * gateway. With `gateway.access = token` a reader needs a token, and sees only CIDs its
  * account references (admins see all) — another account's content is "not found". A
  * storage node's peer token (signed by the coordinator key, node not revoked) reads any CID.
@@ -20,7 +20,7 @@ import { openShareRoot } from '../../files/share-root.ts'
  * gateway listener or a subdomain gateway host it is not, and with subdomains on the path
  * form is redirected to `<cid>.ipfs.<host>`.
  */
-export function gatewayRoutes(app: FastifyInstance, components: CoordinatorComponents): void {
+export async function gatewayRoutes(app: FastifyInstance, components: CoordinatorComponents): Promise<void> {
   const { config, registry, content, tokens, cluster, gatewayOrigin, heavyReads } = components
   const options = {
     source: content,
@@ -95,6 +95,17 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
     () => ({ url: gatewayOrigin.contentBaseUrl, separateOrigin: gatewayOrigin.gatewayUrl !== undefined, subdomains: config.gateway.subdomains }),
   )
 
+  async function serve(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const aborter = new AbortController()
+    reply.raw.once('close', () => aborter.abort())
+    const handler = gatewayOrigin.isPortalOrigin(request.raw) ? portalHandler : gatewayHandler
+    const response = await handler(toWebRequest(request.raw, aborter.signal))
+    // content behind a token or share link must not be kept by shared caches, which
+    // would then serve it to anyone (and past a link's expiry)
+    if (config.gateway.access !== 'public') privateCaching(response.headers)
+    await writeWebResponse(response, reply.raw, request.method === 'HEAD')
+  }
+
   app.route({
     method: ['GET', 'HEAD'],
     url: '/ipfs/*',
@@ -105,18 +116,26 @@ export function gatewayRoutes(app: FastifyInstance, components: CoordinatorCompo
       const release = isHeavyRead(request) ? await acquireHeavyRead(request) : undefined
       reply.hijack()
       try {
-        const aborter = new AbortController()
-        reply.raw.once('close', () => aborter.abort())
-        const handler = gatewayOrigin.isPortalOrigin(request.raw) ? portalHandler : gatewayHandler
-        const response = await handler(toWebRequest(request.raw, aborter.signal))
-        // content behind a token or share link must not be kept by shared caches, which
-        // would then serve it to anyone (and past a link's expiry)
-        if (config.gateway.access !== 'public') privateCaching(response.headers)
-        await writeWebResponse(response, reply.raw, request.method === 'HEAD')
+        await serve(request, reply)
       } finally {
         release?.()
       }
     },
+  })
+  // OPTIONS (CORS preflights) and 405 + Allow for the rest, answered by the gateway handler
+  await app.register(async (scope) => {
+    // the body of a refused method is never read
+    scope.removeAllContentTypeParsers()
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null))
+    scope.route({
+      method: ['OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      url: '/ipfs/*',
+      schema: { hide: true },
+      handler: async (request, reply) => {
+        reply.hijack()
+        await serve(request, reply)
+      },
+    })
   })
 }
 

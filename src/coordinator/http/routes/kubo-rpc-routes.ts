@@ -77,6 +77,8 @@ const COMMANDS: Record<string, Command> = {
   'pin/rm': { scope: 'write', run: async (call) => sendJson(call, await pinRm(call.c, call.principal, call.args)) },
   'pin/ls': {
     scope: 'read',
+    // type=all (the default) and indirect walk every pinned DAG
+    heavy: true,
     async run(call) {
       const pins = pinLs(call.c, call.principal, call.args)
       if (call.args.bool('stream', false)) return sendStream(call.reply, CHUNKED_JSON_HEADERS, ndjson(pins))

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import Type from 'typebox'
 import type { Upload } from '../../../registry/index.ts'
 import type { CoordinatorComponents } from '../../components.ts'
+import { originPolicy } from '../cors.ts'
 import { MULTIPART_OPTIONS, receiveMultipart } from '../../uploads/multipart-receiver.ts'
 import { createTusEndpoint, TUS_PATH, UPLOAD_ID_HEADER } from '../../uploads/tus-endpoint.ts'
 import { checkDeclaredLength } from '../../uploads/upload-limits.ts'
@@ -150,7 +151,7 @@ export async function uploadRoutes(app: FastifyInstance, components: Coordinator
     // tus reads the raw body itself: these parsers leave it untouched
     scope.addContentTypeParser('application/offset+octet-stream', (_request, _payload, done) => done(null))
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null))
-    const tus = createTusEndpoint(uploads, authenticate)
+    const tus = createTusEndpoint(uploads, authenticate, { allowsOrigin: originPolicy(components.config.cors.allowOrigins) })
     const schema = {
       tags: ['uploads'],
       summary: `Resumable upload (tus 1.0: creation, HEAD offset, PATCH, termination); the finishing PATCH answers ${UPLOAD_ID_HEADER}`,
