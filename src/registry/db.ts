@@ -13,6 +13,7 @@ import { migration0004 } from './migrations/0004-node-ingest-account.ts'
 import { migration0005 } from './migrations/0005-token-revocation.ts'
 import { createPostgresPool, isRegistryUnavailable } from './postgres-pool.ts'
 import { migration0006 } from './migrations/0006-coordinator-replicas.ts'
+import { migration0007 } from './migrations/0007-sessions.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -39,6 +40,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0004-node-ingest-account': migration0004(),
     '0005-token-revocation': migration0005(),
     '0006-coordinator-replicas': migration0006(),
+    '0007-sessions': migration0007(),
   }
 }
 

@@ -149,6 +149,16 @@ export interface RevokedTokensTable {
   expires_at: number
 }
 
+export interface SessionsTable {
+  id: string
+  account_id: string
+  token_hash: string
+  previous_hash: string | null
+  created_at: number
+  rotated_at: number
+  expires_at: number
+}
+
 export interface CoordinatorSecretsTable {
   name: string
   value: string
@@ -177,4 +187,5 @@ export interface RegistrySchema {
   revoked_tokens: RevokedTokensTable
   coordinator_secrets: CoordinatorSecretsTable
   coordinator_replicas: CoordinatorReplicasTable
+  sessions: SessionsTable
 }
