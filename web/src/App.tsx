@@ -24,13 +24,18 @@ const ADMIN_NAV = [
 
 export function App() {
   const current = useSyncExternalStore(session.subscribe, session.get)
-  const { pathname } = useLocation()
+  const restoring = useSyncExternalStore(session.subscribe, session.restoring)
+  const { pathname, search } = useLocation()
+  const next = search.get('next')
 
   useEffect(() => {
-    if (!current && pathname !== '/sign-in') navigate(`/sign-in`, { replace: true })
-    if (current && (pathname === '/sign-in' || pathname === '/')) navigate('/library', { replace: true })
-  }, [current, pathname])
+    if (restoring) return
+    // the page asked for comes back after sign-in
+    if (!current && pathname !== '/sign-in') navigate(`/sign-in${pathname === '/' ? '' : `?next=${encodeURIComponent(pathname + window.location.search)}`}`, { replace: true })
+    if (current && (pathname === '/sign-in' || pathname === '/')) navigate(returnPath(next), { replace: true })
+  }, [current, restoring, pathname, next])
 
+  if (restoring) return <p className="notice">Signing in…</p>
   if (!current) return <SignInPage />
   return <Shell pathname={pathname} label={current.label} token={current.token} />
 }
@@ -90,6 +95,11 @@ function pageFor(pathname: string, isAdmin: boolean): { title: string; element: 
     if (pathname.startsWith('/admin/accounts')) return { title: 'Accounts', element: <AccountsPage /> }
   }
   return { title: 'Library', element: <LibraryPage /> }
+}
+
+/** Only a path of this portal: `//evil.example` or `https://…` would leave it. */
+function returnPath(next: string | null): string {
+  return next?.startsWith('/') && !next.startsWith('//') && !next.startsWith('/sign-in') ? next : '/library'
 }
 
 /** Ends the token on the server as well, so a copy of it (another tab, a leaked one) dies with the session. */
