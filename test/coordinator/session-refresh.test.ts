@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
+import { runPinfold } from '../helpers/run-pinfold.ts'
 
 // Browser sessions against a real `pinfold serve`: a refresh cookie traded for access tokens,
 // rotated on every renewal, and ended by everything that ends access tokens.
@@ -131,5 +135,31 @@ describe('browser sessions (refresh cookie) against pinfold serve', { timeout: 6
     const phone = await signIn(user.email)
     assert.equal((await call('/api/v1/auth/sign-out', { token: laptop.accessToken, body: { everywhere: true } })).status, 204)
     assert.equal((await refresh(phone.cookie)).status, 401)
+  })
+
+  it('pinfold account password changes the password: the new one signs in, the old one no longer does', async () => {
+    const user = await newUser()
+    const signed = await signIn(user.email)
+    const created = await call('/api/v1/keys', { token: signed.accessToken, body: { description: 'cli', scopes: ['read', 'write'] } })
+    assert.equal(created.status, 201)
+    const { secret } = (await created.json()) as { secret: string }
+    const configDir = await mkdtemp(join(tmpdir(), 'pinfold-cli-password-'))
+    try {
+      const cli = (args: string[], env: Record<string, string> = {}) => runPinfold(args, { env: { PINFOLD_CONFIG_DIR: configDir, ...env } })
+      assert.equal((await cli(['login', '--url', coordinator.url, '--api-key', secret])).code, 0)
+      const wrong = await cli(['account', 'password'], { PINFOLD_PASSWORD: 'not-the-password', PINFOLD_NEW_PASSWORD: 'cli-new-password-4' })
+      assert.notEqual(wrong.code, 0)
+      assert.match(wrong.stderr, /current password is wrong/)
+      const changed = await cli(['account', 'password'], { PINFOLD_PASSWORD: password, PINFOLD_NEW_PASSWORD: 'cli-new-password-4' })
+      assert.equal(changed.code, 0, changed.stderr)
+      assert.match(changed.stdout, /password changed/)
+      const old = await call('/api/v1/auth/token', { body: { email: user.email, password } })
+      assert.equal(old.status, 401)
+      await signIn(user.email, 'cli-new-password-4')
+      // the CLI keeps working: its stored token ended with the change, the key gets a new one
+      assert.equal((await cli(['keys', 'ls'])).code, 0)
+    } finally {
+      await rm(configDir, { recursive: true, force: true })
+    }
   })
 })

@@ -3,6 +3,7 @@ import { api } from './api/client'
 import { useLoad } from './lib/hooks'
 import { linkClick, navigate, useLocation } from './lib/router'
 import { session } from './lib/session'
+import { AccountPage } from './pages/AccountPage'
 import { AccountsPage } from './pages/AccountsPage'
 import { KeysPage } from './pages/KeysPage'
 import { LibraryPage } from './pages/LibraryPage'
@@ -15,6 +16,7 @@ const NAV = [
   { href: '/library', label: 'Library' },
   { href: '/keys', label: 'API keys' },
   { href: '/usage', label: 'Usage & billing' },
+  { href: '/account', label: 'Account' },
 ]
 const ADMIN_NAV = [
   { href: '/admin/nodes', label: 'Nodes' },
@@ -88,6 +90,7 @@ function Shell({ pathname, label, token }: { pathname: string; label: string; to
 function pageFor(pathname: string, isAdmin: boolean): { title: string; element: React.ReactNode } {
   if (pathname.startsWith('/keys')) return { title: 'API keys', element: <KeysPage /> }
   if (pathname.startsWith('/usage')) return { title: 'Usage & billing', element: <UsagePage /> }
+  if (pathname.startsWith('/account')) return { title: 'Account', element: <AccountPage /> }
   if (pathname.startsWith('/admin/')) {
     if (!isAdmin) return { title: 'Admin', element: <p className="notice">These pages are for administrators.</p> }
     if (pathname.startsWith('/admin/nodes')) return { title: 'Nodes', element: <NodesPage /> }
