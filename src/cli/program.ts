@@ -1,6 +1,7 @@
 import { Command } from 'commander'
 import { createCliContext } from './cli-context.ts'
 import type { CliIo } from './cli-io.ts'
+import { registerAccount } from './commands/account.ts'
 import { registerAdd } from './commands/add.ts'
 import { registerCar } from './commands/car.ts'
 import { registerCat } from './commands/cat.ts'
@@ -51,6 +52,7 @@ export function createProgram(io: CliIo): Command {
     registerLogin,
     registerFiles,
     registerKeys,
+    registerAccount,
     registerUsage,
     registerShare,
     registerNode,

@@ -14,6 +14,7 @@ import { migration0005 } from './migrations/0005-token-revocation.ts'
 import { createPostgresPool, isRegistryUnavailable } from './postgres-pool.ts'
 import { migration0006 } from './migrations/0006-coordinator-replicas.ts'
 import { migration0007 } from './migrations/0007-staged-content.ts'
+import { migration0008 } from './migrations/0008-sessions.ts'
 import type { RegistrySchema } from './schema.ts'
 import { NodeSqliteDialect } from './sqlite-dialect.ts'
 
@@ -43,6 +44,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0005-token-revocation': migration0005(),
     '0006-coordinator-replicas': migration0006(),
     '0007-staged-content': migration0007(),
+    '0008-sessions': migration0008(),
   }
 }
 

@@ -24,6 +24,7 @@ export { formatPath, LIBRARY, MAX_NAME_BYTES, parsePath, validateName } from './
 export { type NameMatch, type PinRequest, type PinRequestFilter, type PinRequestInput, PinRequests, type PinRequestStatus } from './pin-requests.ts'
 export { DEFAULT_REPLICATION, type Pin, type PinOptions, type PinReference, Pins } from './pins.ts'
 export { type OpenRegistryOptions, openRegistry, type Registry } from './registry.ts'
+export { REFRESH_TOKEN_PREFIX, type RenewedSession, Sessions } from './sessions.ts'
 export { type TokenState, TokenRevocations } from './token-revocations.ts'
 export { type Upload, Uploads, type UploadStatus } from './uploads.ts'
 export { Usage, type UsageBucket, USAGE_KINDS, type UsageKind, type UsageTotals } from './usage.ts'

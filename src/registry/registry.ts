@@ -10,6 +10,7 @@ import { Entries } from './entries.ts'
 import { Nodes } from './nodes.ts'
 import { PinRequests } from './pin-requests.ts'
 import { Pins } from './pins.ts'
+import { Sessions } from './sessions.ts'
 import { TokenRevocations } from './token-revocations.ts'
 import { Replicas } from './replicas.ts'
 import { SharedSecrets } from './shared-secrets.ts'
@@ -54,6 +55,8 @@ export interface Registry {
   readonly nodes: Nodes
   readonly allocations: Allocations
   readonly tokenRevocations: TokenRevocations
+  /** Portal sessions (refresh tokens). */
+  readonly sessions: Sessions
   /** Secrets shared by every coordinator replica on this database. */
   readonly secrets: SharedSecrets
   /** Coordinator replicas on this database and their leases. */
@@ -95,6 +98,7 @@ export async function openRegistry(url: string, options: OpenRegistryOptions = {
     nodes: new Nodes(c),
     allocations: new Allocations(c),
     tokenRevocations: new TokenRevocations(c),
+    sessions: new Sessions(c),
     secrets: new SharedSecrets(c),
     replicas: new Replicas(c),
     staging: new Staging(c),

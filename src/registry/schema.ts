@@ -149,6 +149,16 @@ export interface RevokedTokensTable {
   expires_at: number
 }
 
+export interface SessionsTable {
+  id: string
+  account_id: string
+  token_hash: string
+  previous_hash: string | null
+  created_at: number
+  rotated_at: number
+  expires_at: number
+}
+
 export interface CoordinatorSecretsTable {
   name: string
   value: string
@@ -184,4 +194,5 @@ export interface RegistrySchema {
   coordinator_secrets: CoordinatorSecretsTable
   coordinator_replicas: CoordinatorReplicasTable
   staged_content: StagedContentTable
+  sessions: SessionsTable
 }

@@ -89,7 +89,7 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
     // sign in (an unauthenticated visit lands on the sign-in page)
     await page.goto(`${url}/library`)
     await page.getByRole('heading', { name: 'Sign in' }).waitFor()
-    assert.match(page.url(), /\/sign-in$/)
+    assert.match(page.url(), /\/sign-in\?next=%2Flibrary$/, "the page asked for comes back after sign-in")
     await shot(page, '01-sign-in')
     await signIn(page, url, admin.email, admin.password)
 
@@ -219,13 +219,20 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
     await otherPage.getByRole('alert').filter({ hasText: /not found|no /i }).waitFor()
     assert.equal(await otherPage.getByRole('link', { name: 'Nodes' }).count(), 0, 'no admin pages for a user')
 
-    // an expired or revoked session: a clear message and back to sign-in
-    await otherPage.evaluate(() => {
-      const raw = sessionStorage.getItem('pinfold.session') ?? '{}'
-      sessionStorage.setItem('pinfold.session', JSON.stringify({ ...JSON.parse(raw), token: 'expired.token.value' }))
-    })
+    // a refused access token is renewed from the browser's session: the user stays signed in
+    const spoilToken = () =>
+      otherPage.evaluate(() => {
+        const raw = sessionStorage.getItem('pinfold.session') ?? '{}'
+        sessionStorage.setItem('pinfold.session', JSON.stringify({ ...JSON.parse(raw), token: 'expired.token.value' }))
+      })
+    await spoilToken()
     await otherPage.goto(`${url}/library`)
-    await otherPage.getByText('Your session has expired').waitFor()
+    await otherPage.getByRole('navigation', { name: 'Breadcrumbs' }).waitFor()
+    // an ended session (no refresh cookie any more): a clear message and back to sign-in
+    await other.clearCookies()
+    await spoilToken()
+    await otherPage.goto(`${url}/library`)
+    await otherPage.getByText('Your session has ended').waitFor()
     await shot(otherPage, '12-session-expired')
     await other.close()
     await context.close()

@@ -153,6 +153,52 @@ export function registryConformance(name: string, factory: RegistryFactory): voi
       }
     })
 
+    it('sessions: refresh tokens stored hashed, rotated atomically, a late replay ends the session, revocations end them', async () => {
+      const acct = await reg.accounts.create({ email: email(), password: 'long-enough-1' })
+      const started = await reg.sessions.start(acct.id, 60_000)
+      assert.match(started.refreshToken, /^pfr_/)
+      const stored = await reg.db.selectFrom('sessions').selectAll().where('account_id', '=', acct.id).execute()
+      assert.equal(stored.length, 1)
+      assert.notEqual(stored[0]?.token_hash, started.refreshToken, 'only the hash is stored')
+      const options = { ttlMs: 60_000, graceMs: 60_000 }
+      // two renewals of one token at once (two tabs): both succeed within the grace
+      const [a, b] = await Promise.all([reg.sessions.renew(started.refreshToken, options), reg.sessions.renew(started.refreshToken, options)])
+      assert.equal(a?.accountId, acct.id)
+      assert.equal(b?.accountId, acct.id)
+      const replaced = (b ?? a)?.refreshToken ?? ''
+      const newest = (await reg.sessions.renew(replaced, options))?.refreshToken
+      assert.ok(newest, 'the newest token renews')
+      assert.equal(await reg.sessions.renew(started.refreshToken, options), undefined, 'a token two rotations old is refused')
+      // the token just replaced, presented after the grace, ends the whole session
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      assert.equal(await reg.sessions.renew(replaced, { ttlMs: 60_000, graceMs: 0 }), undefined)
+      assert.equal(await reg.sessions.renew(newest, options), undefined, 'replay detected: the thief and the owner both sign in again')
+      assert.equal(await reg.sessions.renew('pfr_unknown', options), undefined)
+      assert.equal(await reg.sessions.renew('not-a-refresh-token', options), undefined)
+
+      const expired = await reg.sessions.start(acct.id, 1)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      assert.equal(await reg.sessions.renew(expired.refreshToken, options), undefined, 'expired')
+
+      const ended = await reg.sessions.start(acct.id, 60_000)
+      await reg.sessions.end(ended.refreshToken)
+      assert.equal(await reg.sessions.renew(ended.refreshToken, options), undefined, 'signed out')
+
+      for (const change of [
+        () => reg.accounts.setPassword(acct.id, 'another-password'),
+        () => reg.accounts.setRole(acct.id, 'admin'),
+        () => reg.accounts.setDisabled(acct.id, true),
+        () => reg.tokenRevocations.revokeAll(acct.id),
+      ]) {
+        await reg.accounts.setDisabled(acct.id, false)
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        const live = await reg.sessions.start(acct.id, 60_000)
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        await change()
+        assert.equal(await reg.sessions.renew(live.refreshToken, options), undefined, String(change))
+      }
+    })
+
     it('refuses control characters and bidi overrides in names, descriptions and emails', async () => {
       const a = (await reg.accounts.create({ email: email() })).id
       const cid = await randomCid()

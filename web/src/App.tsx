@@ -3,6 +3,7 @@ import { api } from './api/client'
 import { useLoad } from './lib/hooks'
 import { linkClick, navigate, useLocation } from './lib/router'
 import { session } from './lib/session'
+import { AccountPage } from './pages/AccountPage'
 import { AccountsPage } from './pages/AccountsPage'
 import { KeysPage } from './pages/KeysPage'
 import { LibraryPage } from './pages/LibraryPage'
@@ -15,6 +16,7 @@ const NAV = [
   { href: '/library', label: 'Library' },
   { href: '/keys', label: 'API keys' },
   { href: '/usage', label: 'Usage & billing' },
+  { href: '/account', label: 'Account' },
 ]
 const ADMIN_NAV = [
   { href: '/admin/nodes', label: 'Nodes' },
@@ -24,13 +26,18 @@ const ADMIN_NAV = [
 
 export function App() {
   const current = useSyncExternalStore(session.subscribe, session.get)
-  const { pathname } = useLocation()
+  const restoring = useSyncExternalStore(session.subscribe, session.restoring)
+  const { pathname, search } = useLocation()
+  const next = search.get('next')
 
   useEffect(() => {
-    if (!current && pathname !== '/sign-in') navigate(`/sign-in`, { replace: true })
-    if (current && (pathname === '/sign-in' || pathname === '/')) navigate('/library', { replace: true })
-  }, [current, pathname])
+    if (restoring) return
+    // the page asked for comes back after sign-in
+    if (!current && pathname !== '/sign-in') navigate(`/sign-in${pathname === '/' ? '' : `?next=${encodeURIComponent(pathname + window.location.search)}`}`, { replace: true })
+    if (current && (pathname === '/sign-in' || pathname === '/')) navigate(returnPath(next), { replace: true })
+  }, [current, restoring, pathname, next])
 
+  if (restoring) return <p className="notice">Signing in…</p>
   if (!current) return <SignInPage />
   return <Shell pathname={pathname} label={current.label} token={current.token} />
 }
@@ -83,6 +90,7 @@ function Shell({ pathname, label, token }: { pathname: string; label: string; to
 function pageFor(pathname: string, isAdmin: boolean): { title: string; element: React.ReactNode } {
   if (pathname.startsWith('/keys')) return { title: 'API keys', element: <KeysPage /> }
   if (pathname.startsWith('/usage')) return { title: 'Usage & billing', element: <UsagePage /> }
+  if (pathname.startsWith('/account')) return { title: 'Account', element: <AccountPage /> }
   if (pathname.startsWith('/admin/')) {
     if (!isAdmin) return { title: 'Admin', element: <p className="notice">These pages are for administrators.</p> }
     if (pathname.startsWith('/admin/nodes')) return { title: 'Nodes', element: <NodesPage /> }
@@ -90,6 +98,11 @@ function pageFor(pathname: string, isAdmin: boolean): { title: string; element: 
     if (pathname.startsWith('/admin/accounts')) return { title: 'Accounts', element: <AccountsPage /> }
   }
   return { title: 'Library', element: <LibraryPage /> }
+}
+
+/** Only a path of this portal: `//evil.example` or `https://…` would leave it. */
+function returnPath(next: string | null): string {
+  return next?.startsWith('/') && !next.startsWith('//') && !next.startsWith('/sign-in') ? next : '/library'
 }
 
 /** Ends the token on the server as well, so a copy of it (another tab, a leaked one) dies with the session. */

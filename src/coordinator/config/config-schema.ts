@@ -32,6 +32,12 @@ export const CoordinatorConfigSchema = Type.Object(
     auth: Type.Object(
       {
         tokenTtlSeconds: Type.Integer({ minimum: 30, maximum: 30 * 86400, default: 3600, description: 'access token lifetime' }),
+        sessionTtlDays: Type.Number({
+          minimum: 0.01,
+          maximum: 365,
+          default: 14,
+          description: 'a portal session (refresh cookie) ends after this long unused; every renewal restarts it',
+        }),
         tokenSecret: Type.Optional(Type.String({ minLength: 32, description: 'HMAC secret for access tokens (generated and stored in the registry, shared by every replica, when absent)' })),
         tokenSecretFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding auth.tokenSecret (keeps it out of ps and the environment)' })),
         rateLimitPerMinute: Type.Integer({ minimum: 1, default: 6000, description: 'requests per minute per API key or address' }),

@@ -1,4 +1,4 @@
-import createClient, { type Middleware } from 'openapi-fetch'
+import createClient from 'openapi-fetch'
 import type { components, paths } from './schema'
 import { session } from '../lib/session'
 
@@ -6,23 +6,30 @@ import { session } from '../lib/session'
  * The one typed client of the REST API, generated from the coordinator's OpenAPI document
  * (web/openapi.json → src/api/schema.d.ts). Every JSON call in the portal goes through it.
  */
-export const api = createClient<paths>({ baseUrl: window.location.origin })
+export const api = createClient<paths>({ baseUrl: window.location.origin, fetch: authorizedFetch })
 
-const auth: Middleware = {
-  onRequest({ request }) {
-    const token = session.token()
-    if (token && !request.headers.has('authorization')) request.headers.set('authorization', `Bearer ${token}`)
-    return request
-  },
-  onResponse({ request, response }) {
-    // an expired or revoked token: sign out with a clear message (not for the sign-in call itself)
-    if (response.status === 401 && !new URL(request.url).pathname.endsWith('/auth/token') && session.token()) {
-      session.expire('Your session has expired or was revoked. Please sign in again.')
-    }
+/** Calls that answer 401 for wrong credentials, not for an expired token. */
+const SIGN_IN_PATHS = ['/api/v1/auth/token', '/api/v1/auth/refresh']
+
+/**
+ * Sends the session's access token; on a 401 renews the session once and sends the request
+ * again, so a token that expired (or a renewal that lost a race) never reaches the user.
+ */
+async function authorizedFetch(request: Request): Promise<Response> {
+  if (request.headers.has('authorization') || SIGN_IN_PATHS.includes(new URL(request.url).pathname)) return fetch(request)
+  const retry = request.clone()
+  const token = await session.fresh()
+  if (token) request.headers.set('authorization', `Bearer ${token}`)
+  const response = await fetch(request)
+  if (response.status !== 401 || !session.get()?.renewable) {
+    if (response.status === 401 && token) session.expire('Your session has expired or was revoked. Please sign in again.')
     return response
-  },
+  }
+  const renewed = await session.renew()
+  if (!renewed) return response
+  retry.headers.set('authorization', `Bearer ${renewed}`)
+  return fetch(retry)
 }
-api.use(auth)
 
 export type Schemas = components['schemas']
 type Json<P extends keyof paths, M extends 'get' | 'post' | 'patch' | 'delete', S extends number> = paths[P][M] extends {

@@ -3,11 +3,15 @@ import { api, type Upload } from '../api/client'
 import type { PickedFile, PickedItem } from './picked'
 import { liveEvents } from './events'
 import { session } from './session'
+import { describeRefusal } from './upload-errors'
 
 /** "folder as one unit" (one CID, immutable) or "files into a directory" (one CID per file). */
 export type UploadMode = 'folder' | 'files'
 
-export type ItemStatus = 'queued' | 'uploading' | 'paused' | 'processing' | 'done' | 'error'
+export type ItemStatus = 'queued' | 'uploading' | 'paused' | 'processing' | 'done' | 'error' | 'cancelled'
+
+/** What the transfer in flight rejects with when the user cancels it. */
+class Cancelled extends Error {}
 
 export interface UploadItem {
   key: number
@@ -51,6 +55,8 @@ class Uploader {
   #listeners = new Set<Listener>()
   #landed = new Set<(item: UploadItem) => void>()
   #tus = new Map<number, tus.Upload[]>()
+  /** Stops the transfer an item has in flight (tus or multipart) and fails it as cancelled. */
+  #cancel = new Map<number, () => void>()
   #next = 1
   #running = false
 
@@ -99,14 +105,27 @@ class Uploader {
     for (const item of this.items) {
       total += item.totalBytes
       sent += item.sentBytes
-      if (item.status !== 'done' && item.status !== 'error') active++
+      if (isActive(item)) active++
     }
     return { total, sent, active }
   }
 
   clearFinished(): void {
-    this.items = this.items.filter((item) => item.status !== 'done' && item.status !== 'error')
+    this.items = this.items.filter(isActive)
     this.#emit()
+  }
+
+  /** True while an item can still be cancelled: its bytes are not all with the server yet. */
+  cancellable(item: UploadItem): boolean {
+    return item.status === 'queued' || item.status === 'uploading' || item.status === 'paused'
+  }
+
+  cancel(key: number): void {
+    const item = this.items.find((candidate) => candidate.key === key)
+    if (!item || !this.cancellable(item)) return
+    this.#update(key, { status: 'cancelled', detail: 'cancelled' })
+    this.#cancel.get(key)?.()
+    this.#files.delete(key)
   }
 
   pause(key: number): void {
@@ -131,8 +150,10 @@ class Uploader {
         const item = this.items.find((candidate) => candidate.status === 'queued')
         if (!item) return
         await this.#upload(item).catch((error: unknown) => {
+          if (error instanceof Cancelled) return
           this.#update(item.key, { status: 'error', detail: error instanceof Error ? error.message : String(error) })
         })
+        this.#cancel.delete(item.key)
       }
     } finally {
       this.#running = false
@@ -177,13 +198,14 @@ class Uploader {
 
   /** One multipart request (settings first, then the files), then its status until done. */
   async #multipart(item: UploadItem, files: PickedFile[], mode: UploadMode, onSent: (bytes: number) => void): Promise<Upload> {
+    this.#throwIfCancelled(item.key)
     const form = new FormData()
     form.append('path', item.targetPath)
     form.append('mode', mode)
     if (mode === 'folder') form.append('name', item.name)
     form.append('meta', JSON.stringify({ mtimes: Object.fromEntries(files.map((f) => [f.relativePath, f.file.lastModified])) }))
     for (const f of files) form.append('file', f.file, f.relativePath)
-    const accepted = await sendForm('/api/v1/uploads?async=true', form, onSent)
+    const accepted = await sendForm('/api/v1/uploads?async=true', form, onSent, (cancel) => this.#cancel.set(item.key, cancel))
     onSent(files.reduce((sum, f) => sum + f.file.size, 0))
     return this.#awaitDone(item, accepted.id)
   }
@@ -230,6 +252,7 @@ class Uploader {
 
   /** A resumable upload: survives dropped connections (retries) and page reloads (stored URL). */
   #tusUpload(item: UploadItem, picked: PickedFile, onSent: (bytes: number) => void): Promise<string | null> {
+    this.#throwIfCancelled(item.key)
     return new Promise((resolve, reject) => {
       const slash = picked.relativePath.lastIndexOf('/')
       const upload = new tus.Upload(picked.file, {
@@ -247,15 +270,29 @@ class Uploader {
         // the same file into the same place by the same user resumes; anything else starts afresh
         fingerprint: async (file) =>
           ['pinfold-tus', session.get()?.label ?? '', item.targetPath, picked.relativePath, file.size, (file as File).lastModified].join('|'),
-        onBeforeRequest: (request) => {
-          const token = session.token()
+        // the token current when each request leaves: uploads keep going across renewals
+        onBeforeRequest: async (request) => {
+          const token = await session.fresh()
           if (token) request.setHeader('Authorization', `Bearer ${token}`)
+        },
+        onShouldRetry: (error) => {
+          const status = error.originalResponse?.getStatus() ?? 0
+          if (status === 401) {
+            if (!session.get()?.renewable) return false
+            // the retry's onBeforeRequest waits for this renewal
+            void session.renew()
+            return true
+          }
+          return describeRefusal(status, error.originalResponse?.getBody()).retryable
         },
         onProgress: (sent) => {
           onSent(sent)
           if (sent === picked.file.size) this.#update(item.key, { status: 'processing', detail: 'importing…' })
         },
-        onError: (error) => reject(error),
+        onError: (error) => {
+          const response = (error as tus.DetailedError).originalResponse
+          reject(new Error(describeRefusal(response?.getStatus() ?? 0, response?.getBody()).message))
+        },
         onSuccess: async ({ lastResponse }) => {
           try {
             const id = lastResponse.getHeader('Pinfold-Upload-Id') ?? upload.url?.split('/').pop()
@@ -266,12 +303,21 @@ class Uploader {
         },
       })
       this.#tus.set(item.key, [...(this.#tus.get(item.key) ?? []), upload])
+      this.#cancel.set(item.key, () => {
+        // terminate: the server drops the partial upload and its reservation
+        void upload.abort(true).catch(() => undefined)
+        reject(new Cancelled())
+      })
       void upload.findPreviousUploads().then((previous) => {
         const last = previous[0]
         if (last) upload.resumeFromPreviousUpload(last)
         upload.start()
       })
     })
+  }
+
+  #throwIfCancelled(key: number): void {
+    if (this.items.find((item) => item.key === key)?.status === 'cancelled') throw new Cancelled()
   }
 
   #update(key: number, patch: Partial<UploadItem>): void {
@@ -304,24 +350,38 @@ function batches(files: PickedFile[]): PickedFile[][] {
 /**
  * POST multipart/form-data with upload progress. fetch cannot report request-body progress,
  * so this one call uses XMLHttpRequest; it answers the API's JSON like the typed client does.
+ * A 401 renews the session and sends the form once more; `onCancel` receives what aborts it.
  */
-function sendForm(url: string, form: FormData, onSent: (bytes: number) => void): Promise<Upload> {
+async function sendForm(url: string, form: FormData, onSent: (bytes: number) => void, onCancel: (cancel: () => void) => void): Promise<Upload> {
+  const first = await postForm(url, form, onSent, onCancel, await session.fresh())
+  if (first.status !== 401) return answer(first)
+  const renewed = await session.renew()
+  return answer(renewed ? await postForm(url, form, onSent, onCancel, renewed) : first)
+}
+
+function answer(xhr: XMLHttpRequest): Upload {
+  const body = xhr.response as { upload?: Upload } | null
+  if (xhr.status >= 200 && xhr.status < 300 && body?.upload) return body.upload
+  throw new Error(describeRefusal(xhr.status, xhr.response === null ? null : JSON.stringify(xhr.response)).message)
+}
+
+function postForm(url: string, form: FormData, onSent: (bytes: number) => void, onCancel: (cancel: () => void) => void, token: string | null): Promise<XMLHttpRequest> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
     xhr.open('POST', url)
-    const token = session.token()
     if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`)
     xhr.responseType = 'json'
     xhr.upload.onprogress = (event) => onSent(event.loaded)
-    xhr.onerror = () => reject(new Error('network error while uploading'))
-    xhr.onload = () => {
-      const body = xhr.response as { upload?: Upload; error?: { message?: string } } | null
-      if (xhr.status === 401) session.expire('Your session has expired. Please sign in again.')
-      if (xhr.status >= 200 && xhr.status < 300 && body?.upload) resolve(body.upload)
-      else reject(new Error(body?.error?.message ?? `upload failed: HTTP ${xhr.status}`))
-    }
+    xhr.onerror = () => reject(new Error(describeRefusal(0, null).message))
+    xhr.onabort = () => reject(new Cancelled())
+    xhr.onload = () => resolve(xhr)
+    onCancel(() => xhr.abort())
     xhr.send(form)
   })
 }
 
 export const uploader = new Uploader()
+
+function isActive(item: UploadItem): boolean {
+  return item.status !== 'done' && item.status !== 'error' && item.status !== 'cancelled'
+}

@@ -17,6 +17,7 @@ export function AccountsPage() {
   const cursor = cursors[cursors.length - 1]
   const accounts = useLoad(() => unwrap(api.GET('/api/v1/accounts', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}) } } })), [cursor])
   const [editing, setEditing] = useState<Account | null>(null)
+  const [resetting, setResetting] = useState<Account | null>(null)
   const [error, setError] = useState<string | null>(null)
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
@@ -107,6 +108,9 @@ export function AccountsPage() {
                   <button type="button" className="secondary small" onClick={() => setEditing(account)} aria-label={`Quotas of ${account.email}`}>
                     Quotas
                   </button>
+                  <button type="button" className="secondary small" onClick={() => setResetting(account)} aria-label={`Reset the password of ${account.email}`}>
+                    Reset password
+                  </button>
                   <button type="button" className="secondary small" onClick={() => setDisabled(account, !account.disabled)}>
                     {account.disabled ? 'Enable' : 'Disable'}
                   </button>
@@ -124,6 +128,15 @@ export function AccountsPage() {
           Next
         </button>
       </div>
+      {resetting && (
+        <PasswordDialog
+          account={resetting}
+          onClose={(changed) => {
+            setResetting(null)
+            if (changed) setMessage(`New password set for ${resetting.email}; their sessions have ended.`)
+          }}
+        />
+      )}
       {editing && (
         <QuotaDialog
           account={editing}
@@ -169,6 +182,36 @@ function QuotaDialog({ account, onClose }: { account: Account; onClose: (changed
             Cancel
           </button>
           <button type="submit">Save</button>
+        </div>
+      </form>
+    </Dialog>
+  )
+}
+
+/** An admin sets a new password for someone (forgotten, or the first-start one replaced). */
+function PasswordDialog({ account, onClose }: { account: Account; onClose: (changed: boolean) => void }) {
+  const [password, setPassword] = useState('')
+  const [error, setError] = useState<string | null>(null)
+  async function submit(event: React.FormEvent) {
+    event.preventDefault()
+    try {
+      await unwrap(api.PATCH('/api/v1/accounts/{id}', { params: { path: { id: account.id } }, body: { password } }))
+      onClose(true)
+    } catch (failure) {
+      setError(errorMessage(failure))
+    }
+  }
+  return (
+    <Dialog title={`Reset the password of ${account.email}`} open onClose={() => onClose(false)}>
+      <form onSubmit={submit}>
+        <label htmlFor="reset-password">New password (8+ characters)</label>
+        <input id="reset-password" type="password" minLength={8} required autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} autoFocus />
+        <ErrorText error={error} />
+        <div className="dialog-actions">
+          <button type="button" className="secondary" onClick={() => onClose(false)}>
+            Cancel
+          </button>
+          <button type="submit">Set password</button>
         </div>
       </form>
     </Dialog>

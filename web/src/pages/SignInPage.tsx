@@ -15,14 +15,19 @@ export function SignInPage() {
     event.preventDefault()
     setBusy(true)
     setError(null)
-    const body = method === 'password' ? { email: email.trim(), password } : { apiKey: apiKey.trim() }
+    const body = method === 'password' ? { email: email.trim(), password, session: true } : { apiKey: apiKey.trim() }
     const { data, error: failure } = await api.POST('/api/v1/auth/token', { body }).catch((e: unknown) => ({ data: undefined, error: e }))
     setBusy(false)
     if (!data) {
       setError(errorMessage(failure, 'sign-in failed'))
       return
     }
-    session.start({ token: data.accessToken, expiresAt: Date.parse(data.expiresAt), label: method === 'password' ? email.trim() : 'API key' })
+    session.start({
+      token: data.accessToken,
+      expiresAt: Date.parse(data.expiresAt),
+      label: method === 'password' ? email.trim() : 'API key',
+      renewable: method === 'password',
+    })
   }
 
   return (

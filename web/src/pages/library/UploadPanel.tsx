@@ -1,4 +1,4 @@
-import { useSyncExternalStore } from 'react'
+import { useEffect, useSyncExternalStore } from 'react'
 import { CopyButton, Progress } from '../../components/ui'
 import { formatBytes } from '../../lib/format'
 import { uploader } from '../../lib/uploader'
@@ -7,8 +7,10 @@ const snapshot = () => uploader.items
 
 export function UploadPanel() {
   const items = useSyncExternalStore((listener) => uploader.subscribe(listener), snapshot)
-  if (items.length === 0) return null
   const overall = uploader.overall()
+  useLeaveWarning(overall.active > 0)
+  if (items.length === 0) return null
+  const failed = items.filter((item) => item.status === 'error').length
   return (
     <section className="uploads card" aria-labelledby="uploads-title">
       <div className="details-head">
@@ -20,7 +22,7 @@ export function UploadPanel() {
       <div className="overall">
         <Progress value={overall.sent} max={overall.total} label="Overall upload progress" />
         <span>
-          {formatBytes(overall.sent)} of {formatBytes(overall.total)} · {overall.active === 0 ? 'all done' : `${overall.active} in progress`}
+          {formatBytes(overall.sent)} of {formatBytes(overall.total)} · {overall.active > 0 ? `${overall.active} in progress` : failed > 0 ? `finished, ${failed} failed` : 'all done'}
         </span>
       </div>
       <ul>
@@ -38,7 +40,11 @@ export function UploadPanel() {
               <span className={`badge badge-${item.status}`}>{item.status}</span>
             </div>
             <Progress value={item.sentBytes} max={item.totalBytes || 1} label={`Upload of ${item.name}`} />
-            {item.detail && <p className={item.status === 'error' ? 'error' : 'muted'}>{item.detail}</p>}
+            {item.detail && (
+              <p className={item.status === 'error' ? 'error wrap-text' : 'muted wrap-text'} role={item.status === 'error' ? 'alert' : undefined}>
+                {item.detail}
+              </p>
+            )}
             {item.cid && (
               <p className="cid-row">
                 <code className="wrap">{item.cid}</code> <CopyButton text={item.cid} label="Copy CID" />
@@ -54,9 +60,28 @@ export function UploadPanel() {
                 Resume
               </button>
             )}
+            {uploader.cancellable(item) && (
+              <button type="button" className="secondary small" onClick={() => uploader.cancel(item.key)} aria-label={`Cancel upload of ${item.name}`}>
+                Cancel
+              </button>
+            )}
           </li>
         ))}
       </ul>
     </section>
   )
+}
+
+/** Asks before the page is left (closed, reloaded, navigated away) while uploads run. */
+function useLeaveWarning(active: boolean): void {
+  useEffect(() => {
+    if (!active) return
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault()
+      // older browsers show the prompt only when returnValue is set
+      event.returnValue = ''
+    }
+    window.addEventListener('beforeunload', warn)
+    return () => window.removeEventListener('beforeunload', warn)
+  }, [active])
 }
