@@ -113,6 +113,24 @@ export async function dagExport(c: RpcComponents, principal: Principal, args: Rp
   return exportCar(c.content, cid)
 }
 
+/**
+ * Pins one imported root for the account (inside the import's add); the answer's
+ * `PinErrorMsg`: "" when pinned, else why not — a root the caller does not hold counts as
+ * incomplete unless every block under it came in this request or lies in a DAG it holds.
+ */
+async function pinImportedRoot(c: RpcComponents, principal: Principal, sent: SentBlocks, root: CID): Promise<string> {
+  try {
+    const holds = (cid: CID) => canRead(c, principal, cid)
+    if (!(await holds(root))) await sent.assertGrantable(root, holds)
+    await pinForAccount(c, principal.accountId, root)
+    return ''
+  } catch (error) {
+    if (!(error instanceof PinfoldError && error.userError)) throw error
+    // name the block that is missing (often a leaf), not the root the CAR did carry
+    return error instanceof DagIncompleteError ? `${notFoundLocally(error.missing).message}: ${error.message}` : error.message
+  }
+}
+
 export type DagImportOutput = { Root: { Cid: { '/': string }; PinErrorMsg: string } } | { Stats: { BlockCount: number; BlockBytesCount: number } }
 
 /**
@@ -140,7 +158,8 @@ export async function* dagImport(
   let total = 0
   let files = 0
   const sent = new SentBlocks()
-  await c.repo.runAdd(async () => {
+  // one add: the imported blocks are pinned before GC may run (unpinned blocks are garbage)
+  const pinned = await c.repo.runAdd(async () => {
     for await (const part of request.parts()) {
       if (part.type === 'field') continue
       files++
@@ -151,31 +170,20 @@ export async function* dagImport(
           yield chunk
         }
       }
-      const result = await importCar(counted(), sent.recording(c.repo.blocks), { maxBlockBytes: MAX_BIG_BLOCK_BYTES })
+      const result = await importCar(counted(), sent.recording(c.repo.blocks), { maxBlockBytes: MAX_BIG_BLOCK_BYTES }).catch(
+        (error: unknown) => Promise.reject(multipartError(error)),
+      )
       blocks += result.blocks
       blockBytes += result.bytes
       for (const root of result.roots) roots.set(root.toString(), root)
     }
     if (files === 0) throw badArgument("file argument 'path' is required")
+    const outcomes: { root: CID; message: string }[] = []
+    if (pinRoots) for (const root of roots.values()) outcomes.push({ root, message: await pinImportedRoot(c, principal, sent, root) })
+    return outcomes
   }).catch((error: unknown) => Promise.reject(multipartError(error)))
   c.metrics.bytesIn.inc(total)
   await c.registry.usage.record(principal.accountId, 'upload_bytes', total)
-  if (pinRoots) {
-    for (const root of roots.values()) {
-      let message = ''
-      try {
-        await c.repo.runAdd(async () => {
-          const holds = (cid: CID) => canRead(c, principal, cid)
-          if (!(await holds(root))) await sent.assertGrantable(root, holds)
-          await pinForAccount(c, principal.accountId, root)
-        })
-      } catch (error) {
-        if (!(error instanceof PinfoldError && error.userError)) throw error
-        // name the block that is missing (often a leaf), not the root the CAR did carry
-        message = error instanceof DagIncompleteError ? `${notFoundLocally(error.missing).message}: ${error.message}` : error.message
-      }
-      yield { Root: { Cid: { '/': root.toString() }, PinErrorMsg: message } }
-    }
-  }
+  for (const { root, message } of pinned) yield { Root: { Cid: { '/': root.toString() }, PinErrorMsg: message } }
   if (stats) yield { Stats: { BlockCount: blocks, BlockBytesCount: blockBytes } }
 }
