@@ -69,9 +69,12 @@ describe('a share link to hostile HTML cannot read the signed-in portal session 
     const shared = await fetch(`${coordinator.url}/api/v1/share`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ cid: uploaded.cid, path: 'evil.html' }),
+      body: JSON.stringify({ cid: uploaded.cid }),
     })
-    const link = ((await shared.json()) as { url: string }).url
+    // a link to the folder, opened at the file below it (a link to the file itself names only
+    // its CID, so no name makes it HTML anywhere)
+    const folderLink = new URL(((await shared.json()) as { url: string }).url)
+    const link = `${folderLink.origin}${folderLink.pathname}/evil.html${folderLink.search}`
 
     const context = await browser.newContext({ acceptDownloads: true })
     const page = await context.newPage()
