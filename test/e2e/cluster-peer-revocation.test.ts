@@ -3,9 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { clusterSecret, loadOrCreateNodeIdentity } from '../../src/cluster/index.ts'
+import { loadOrCreateNodeIdentity } from '../../src/cluster/index.ts'
 import { type CoordinatorProcess, startCoordinatorProcess } from '../helpers/coordinator-process.ts'
-import { b64, FakeNode, fromB64 } from '../helpers/fake-node.ts'
+import { FakeNode, fromB64, signedJoin } from '../helpers/fake-node.ts'
 import { type NodeProcess, startNodeProcess, until } from '../helpers/node-process.ts'
 import { peerTokenFor } from '../helpers/peer-token.ts'
 
@@ -37,20 +37,7 @@ describe('a revoked node’s peer token is refused by the other nodes within sec
     const identity = await loadOrCreateNodeIdentity(await mkdtemp(join(workDir, `${name}-`)))
     const node = new FakeNode(coordinator.url)
     const challenge = await node.next('challenge')
-    const nonce = fromB64(challenge.nonce)
-    node.send({
-      type: 'join',
-      protocol: challenge.protocol,
-      nodeId: identity.id,
-      publicKey: b64(identity.publicKey),
-      signature: b64(identity.sign(nonce)),
-      proof: b64(clusterSecret(SECRET).prove('join', nonce, identity.publicKey)),
-      nodeNonce: b64(crypto.getRandomValues(new Uint8Array(32))),
-      name,
-      version: 'test',
-      tags: {},
-      cursor: 0,
-    })
+    node.send(signedJoin(identity, fromB64(challenge.nonce), SECRET, name))
     await node.next('welcome')
     return { node, id: identity.id }
   }
