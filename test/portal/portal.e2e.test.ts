@@ -228,11 +228,16 @@ describe('web portal end to end (Chromium, pinfold serve + pinfold node)', { tim
     await spoilToken()
     await otherPage.goto(`${url}/library`)
     await otherPage.getByRole('navigation', { name: 'Breadcrumbs' }).waitFor()
-    // an ended session (no refresh cookie any more): a clear message and back to sign-in
+    // an ended session (no refresh cookie any more): a clear message and back to sign-in. The
+    // renewal above must have finished first, or its Set-Cookie would restore the cookie
+    await otherPage.waitForLoadState('networkidle')
     await other.clearCookies()
     await spoilToken()
     await otherPage.goto(`${url}/library`)
     await otherPage.getByText('Your session has ended').waitFor()
+    await otherPage.getByRole('button', { name: 'Sign in' }).waitFor()
+    assert.equal(await otherPage.getByRole('navigation', { name: 'Breadcrumbs' }).count(), 0, 'the library is gone')
+    assert.equal(await otherPage.evaluate(() => sessionStorage.getItem('pinfold.session')), null, 'the ended session is forgotten')
     await shot(otherPage, '12-session-expired')
     await other.close()
     await context.close()
