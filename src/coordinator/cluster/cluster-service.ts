@@ -466,7 +466,9 @@ export class ClusterService {
    */
   async selfTokenFor(url: string): Promise<string | undefined> {
     const wanted = url.replace(/\/+$/, '')
-    const node = (await this.#registry.nodes.list()).find((n) => n.address?.replace(/\/+$/, '') === wanted)
+    const at = (nodes: Iterable<StorageNode>) => [...nodes].find((n) => n.address?.replace(/\/+$/, '') === wanted)
+    // called per block a read fetches from a node: the fleet this tick loaded first, the registry only on a miss
+    const node = at(this.#nodes.values()) ?? at(await this.#registry.nodes.list())
     return node === undefined ? undefined : (await this.#tokens.issue(COORDINATOR_AUDIENCE, node.id)).token
   }
 
